@@ -1,0 +1,3 @@
+from infrakit.config._protocol import ConfigReader, SecretProvider
+
+__all__ = ["ConfigReader", "SecretProvider"]

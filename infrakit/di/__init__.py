@@ -1,0 +1,1 @@
+"""Dependency injection (being written)."""

@@ -1,0 +1,3 @@
+from infrakit.log._protocol import Logger
+
+__all__ = ["Logger"]
