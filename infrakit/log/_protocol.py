@@ -1,11 +1,14 @@
-"""The logging contract other modules depend on (they never import the implementation)."""
+"""The logging contracts other modules depend on (they never import the implementation)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-__all__ = ["Logger"]
+if TYPE_CHECKING:
+    from infrakit.log._entry import LogEntry
+
+__all__ = ["LogTransport", "Logger"]
 
 
 @runtime_checkable
@@ -44,3 +47,15 @@ class Logger(Protocol):
     def with_context(self, **context: Any) -> Logger:
         """A logger that adds `context` to every record it writes."""
         ...
+
+
+@runtime_checkable
+class LogTransport(Protocol):
+    """Where records go: console, JSON stream, rotating file, a queue, or your own sink.
+
+    `log` is called synchronously on the logging thread (wrap a slow transport in
+    `QueuedTransport`); it receives records that are already filtered and redacted.
+    `flush` and `close` are optional: the pipeline calls them when they exist.
+    """
+
+    def log(self, entry: LogEntry) -> None: ...

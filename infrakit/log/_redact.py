@@ -1,0 +1,67 @@
+"""Masking of secret-looking keys in metadata and context, nested containers included."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+REDACTED = "***"
+
+DEFAULT_SENSITIVE_KEYS: tuple[str, ...] = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "authorization",
+    "cookie",
+    "session",
+    "credential",
+    "private_key",
+)
+
+
+class Redactor:
+    """Decides once per distinct key whether it is sensitive, then masks values cheaply.
+
+    Matching is case-insensitive and substring-aware after normalising `-` and spaces to
+    `_`, so `db_password`, `X-Api-Key` and `SessionId` are all masked. Decisions are cached
+    per key (a service uses a bounded set of field names), so the hot path is a dict hit.
+    """
+
+    def __init__(self, patterns: Iterable[str] = DEFAULT_SENSITIVE_KEYS) -> None:
+        self._patterns = tuple(_normalise(pattern) for pattern in patterns)
+        self._decisions: dict[str, bool] = {}
+
+    def is_sensitive(self, key: str) -> bool:
+        decision = self._decisions.get(key)
+        if decision is None:
+            normalised = _normalise(key)
+            decision = any(pattern in normalised for pattern in self._patterns)
+            if len(self._decisions) < 10_000:
+                self._decisions[key] = decision
+        return decision
+
+    def redact(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """A copy of `fields` with sensitive keys masked, recursing into dicts and lists."""
+        return {
+            key: REDACTED if self.is_sensitive(key) else self._value(value)
+            for key, value in fields.items()
+        }
+
+    def _value(self, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {
+                key: REDACTED
+                if isinstance(key, str) and self.is_sensitive(key)
+                else self._value(item)
+                for key, item in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return [self._value(item) for item in value]
+        return value
+
+
+def _normalise(key: str) -> str:
+    return key.lower().replace("-", "_").replace(" ", "_")

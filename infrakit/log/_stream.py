@@ -1,0 +1,73 @@
+"""Transports writing one line per record to a text stream (stderr by default)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import TextIO
+
+from infrakit.log._entry import LogEntry
+from infrakit.log._render import render_json, render_pretty
+
+
+class _StreamTransport:
+    """Writes `render(entry)` plus a newline and flushes, under a lock so threads never
+    interleave half lines. `stream=None` means `sys.stderr` looked up at write time, so a
+    redirected or captured stderr (pytest, daemons) is followed."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    @property
+    def stream(self) -> TextIO:
+        return self._stream if self._stream is not None else sys.stderr
+
+    def render(self, entry: LogEntry) -> str:
+        raise NotImplementedError
+
+    def log(self, entry: LogEntry) -> None:
+        line = self.render(entry)
+        stream = self.stream
+        with self._lock:
+            stream.write(line + "\n")
+            stream.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            self.stream.flush()
+
+
+class JsonTransport(_StreamTransport):
+    """One line of flat JSON per record: the production format (see `docs/log.md`)."""
+
+    def render(self, entry: LogEntry) -> str:
+        return render_json(entry)
+
+
+class ConsoleTransport(_StreamTransport):
+    """Pretty, optionally coloured lines for development.
+
+    Args:
+        stream: where to write; `None` follows `sys.stderr`.
+        colour: force colours on or off; `None` colours a terminal unless `NO_COLOR` is set.
+    """
+
+    def __init__(self, stream: TextIO | None = None, *, colour: bool | None = None) -> None:
+        super().__init__(stream)
+        self._colour = colour
+
+    def render(self, entry: LogEntry) -> str:
+        return render_pretty(entry, colour=self._use_colour(self.stream))
+
+    def _use_colour(self, stream: TextIO) -> bool:
+        if self._colour is not None:
+            return self._colour
+        if "NO_COLOR" in os.environ:
+            return False
+        isatty = getattr(stream, "isatty", None)
+        try:
+            return bool(isatty and isatty())
+        except ValueError:  # closed stream
+            return False
