@@ -1,0 +1,228 @@
+"""The `.env` cascade: which files, in which order, parsed strictly, interpolated across files.
+
+Layers, lowest first: `.env`, `.env.local` (skipped for the `test` env),
+`.env.{env}`, `.env.{env}.local`, then the process environment. A key's effective
+value comes from the highest layer that defines it. `${NAME}` in a file value
+resolves against the *effective* configuration (so `.env` may build a URL from a
+host that `.env.production` overrides); `${NAME}` inside the value of `NAME`
+itself refers to the layer below, as `PATH=${PATH}:/extra` does in a shell.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from dotenv.parser import Binding, parse_stream
+from dotenv.variables import Variable, parse_variables
+
+from infrakit.errors import ConfigurationError
+
+__all__ = ["ConfigSource", "Layers", "cascade_files", "load_layers", "resolve_env_name"]
+
+DEFAULT_ENV = "development"
+TEST_ENV = "test"
+_ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_SINGLE_QUOTED = re.compile(r"\s*(?:export\s+)?(?:'[^']+'|[^=#\s]+)\s*=[^\S\r\n]*'")
+_NEWLINE = re.compile(r"\r\n|\n|\r")
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigSource:
+    """Where a value came from: the environment, a file and line, or a secret provider."""
+
+    kind: Literal["environment", "file", "provider", "mapping"]
+    name: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        if self.kind == "file":
+            return f"{self.name} line {self.line}" if self.line else self.name
+        if self.kind == "provider":
+            return f"secret provider {self.name}"
+        return self.name
+
+
+ENVIRONMENT = ConfigSource("environment", "environment")
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    raw: str
+    source: ConfigSource
+    literal: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Layers:
+    """The effective values with their sources, and the files that were looked for."""
+
+    values: dict[str, str]
+    sources: dict[str, ConfigSource]
+    loaded: tuple[str, ...]
+    searched: tuple[str, ...]
+
+
+def resolve_env_name(env: str | None, environ: Mapping[str, str]) -> str:
+    """The argument, else `APP_ENV` from the environment, else `development`."""
+    name = env if env is not None else environ.get("APP_ENV") or DEFAULT_ENV
+    if not _ENV_NAME.fullmatch(name):
+        raise ConfigurationError(
+            "The environment name must be letters, digits, '_', '-' or '.', "
+            "not starting with '.', because it becomes part of a file name.",
+            details={"env": name},
+        )
+    return name
+
+
+def cascade_files(env: str) -> list[str]:
+    """The dotenv file names for `env`, lowest priority first."""
+    files = [".env"]
+    if env != TEST_ENV:
+        files.append(".env.local")
+    files += [f".env.{env}", f".env.{env}.local"]
+    return files
+
+
+def load_layers(directory: Path, env: str, environ: Mapping[str, str]) -> Layers:
+    """Read every file of the cascade, stack the environment on top, interpolate."""
+    layers: list[dict[str, _Entry]] = []
+    loaded: list[str] = []
+    searched: list[str] = []
+    for name in cascade_files(env):
+        path = directory / name
+        searched.append(str(path))
+        entries = _read_file(path)
+        if entries is not None:
+            layers.append(entries)
+            loaded.append(str(path))
+    layers.append(_environment_layer(environ))
+    values, sources = _Resolver(layers).resolve_all()
+    return Layers(values, sources, tuple(reversed(loaded)), tuple(reversed(searched)))
+
+
+def _environment_layer(environ: Mapping[str, str]) -> dict[str, _Entry]:
+    layer: dict[str, _Entry] = {}
+    # Upper-case spellings are applied last so they win over `path` vs `PATH` clashes.
+    for key in sorted(environ, key=lambda name: name == name.upper()):
+        layer[key.upper()] = _Entry(environ[key], ENVIRONMENT, literal=True)
+    return layer
+
+
+def _read_file(path: Path) -> dict[str, _Entry] | None:
+    try:
+        with path.open(encoding="utf-8", newline="") as stream:
+            bindings = list(parse_stream(stream))
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError as error:
+        line = _line_of_byte(path, error.start)
+        raise ConfigurationError(
+            f"{path} line {line}: not valid UTF-8 text.", details={"file": str(path), "line": line}
+        ) from None
+    except OSError as error:
+        raise ConfigurationError(
+            f"Cannot read {path}: {error.strerror or type(error).__name__}.",
+            details={"file": str(path)},
+        ) from error
+    entries: dict[str, _Entry] = {}
+    for binding in bindings:
+        entry = _entry(path, binding)
+        if entry is not None:
+            entries[entry[0]] = entry[1]
+    return entries
+
+
+def _entry(path: Path, binding: Binding) -> tuple[str, _Entry] | None:
+    original = binding.original.string
+    leading = original[: len(original) - len(original.lstrip())]
+    line = binding.original.line + len(_NEWLINE.findall(leading))
+    if binding.error:
+        problem = "is not a valid KEY=value line (check quotes and spaces around '=')"
+    elif binding.key is None:
+        return None  # blank line or comment
+    elif binding.value is None:
+        problem = f"defines {binding.key} without '=' (write {binding.key}= for an empty value)"
+    else:
+        source = ConfigSource("file", str(path), line)
+        literal = _SINGLE_QUOTED.match(original) is not None
+        return binding.key.upper(), _Entry(binding.value, source, literal)
+    raise ConfigurationError(
+        f"{path} line {line} {problem}.", details={"file": str(path), "line": line}
+    )
+
+
+def _line_of_byte(path: Path, offset: int) -> int:
+    try:
+        data = path.read_bytes()[:offset]
+    except OSError:
+        return 1
+    return data.count(b"\n") + 1
+
+
+class _Resolver:
+    """Expands `${NAME}` references across layers, detecting cycles and undefined names."""
+
+    def __init__(self, layers: list[dict[str, _Entry]]) -> None:
+        self._layers = layers
+        self._done: dict[tuple[str, int], str] = {}
+
+    def resolve_all(self) -> tuple[dict[str, str], dict[str, ConfigSource]]:
+        values: dict[str, str] = {}
+        sources: dict[str, ConfigSource] = {}
+        for key in sorted({key for layer in self._layers for key in layer}):
+            index = self._find(key, len(self._layers))
+            assert index is not None
+            values[key] = self._value(key, index, ())
+            sources[key] = self._layers[index][key].source
+        return values, sources
+
+    def _find(self, key: str, below: int) -> int | None:
+        for index in range(below - 1, -1, -1):
+            if key in self._layers[index]:
+                return index
+        return None
+
+    def _value(self, key: str, index: int, chain: tuple[tuple[str, int], ...]) -> str:
+        entry = self._layers[index][key]
+        if entry.literal or "${" not in entry.raw:
+            return entry.raw
+        done = self._done.get((key, index))
+        if done is not None:
+            return done
+        if (key, index) in chain:
+            names = " -> ".join(name for name, _ in (*chain, (key, index)))
+            raise ConfigurationError(
+                f"{entry.source}: ${{...}} references form a cycle: {names}.",
+                details={"key": key, "source": str(entry.source)},
+            )
+        parts: list[str] = []
+        for atom in parse_variables(entry.raw):
+            if isinstance(atom, Variable):
+                parts.append(self._variable(key, index, atom, (*chain, (key, index))))
+            else:
+                parts.append(atom.resolve({}))
+        self._done[(key, index)] = result = "".join(parts)
+        return result
+
+    def _variable(
+        self, key: str, index: int, atom: Variable, chain: tuple[tuple[str, int], ...]
+    ) -> str:
+        name = atom.name.strip().upper()
+        found = self._find(name, index if name == key else len(self._layers))
+        value = self._value(name, found, chain) if found is not None else ""
+        if value:
+            return value
+        if atom.default is not None:
+            return atom.default
+        if found is not None:
+            return value
+        source = self._layers[index][key].source
+        raise ConfigurationError(
+            f"{source}: {key} references ${{{name}}}, which is not defined "
+            f"(write ${{{name}:-}} to allow an empty default).",
+            details={"key": key, "variable": name, "source": str(source)},
+        )

@@ -1,0 +1,347 @@
+"""`Config`: the immutable, typed, namespaced view of the effective configuration."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, NoReturn, TypeVar, overload
+
+from pydantic import BaseModel, SecretStr
+
+from infrakit.config._cascade import ConfigSource, load_layers, resolve_env_name
+from infrakit.config._convert import ConversionError, convert, parse_list, type_name
+from infrakit.config._convert import redact as redact_value
+from infrakit.config._protocol import SecretProvider
+from infrakit.config._schema import SchemaInput, validate_config
+from infrakit.config._secrets import DirectorySecretProvider, FileSecretProvider
+from infrakit.errors import AppError, ConfigurationError
+
+__all__ = ["Config", "load_config"]
+
+T = TypeVar("T")
+ModelT = TypeVar("ModelT", bound=BaseModel)
+_MISSING: Any = ...
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    env: str
+    directory: Path
+    values: Mapping[str, str]
+    sources: Mapping[str, ConfigSource]
+    loaded: tuple[str, ...]
+    searched: tuple[str, ...]
+    providers: tuple[SecretProvider, ...]
+
+
+def default_secret_providers() -> tuple[SecretProvider, ...]:
+    """`KEY_FILE` pointers (any directory) first, then the Docker `/run/secrets` directory."""
+    return (FileSecretProvider(), DirectorySecretProvider())
+
+
+def load_config(
+    env: str | None = None,
+    *,
+    directory: str | Path = ".",
+    environ: Mapping[str, str] | None = None,
+    secret_providers: Sequence[SecretProvider] | None = None,
+) -> Config:
+    """Load the `.env` cascade for `env` under `directory`, the environment on top.
+
+    Args:
+        env: the environment name; else `APP_ENV` from the environment, else
+            `development`. For `test`, `.env.local` is skipped so test runs are the
+            same on every machine.
+        directory: where the `.env*` files live.
+        environ: the variables standing for the process environment (default
+            `os.environ`, copied at load time).
+        secret_providers: asked, in order, before plain values by `get_secret` and for
+            `SecretStr` fields in `load()`. Default: `FileSecretProvider()` then
+            `DirectorySecretProvider("/run/secrets")`; pass `()` for none. Providers
+            with a `bind(values, directory=...)` method receive the loaded values.
+
+    Returns:
+        The immutable configuration.
+
+    Raises:
+        ConfigurationError: a file is unreadable or malformed (naming file and line), a
+            `${NAME}` reference is undefined or circular, or the env name is invalid.
+    """
+    environment = dict(os.environ if environ is None else environ)
+    name = resolve_env_name(env, environment)
+    folder = Path(directory)
+    layers = load_layers(folder, name, environment)
+    chosen = default_secret_providers() if secret_providers is None else secret_providers
+    providers = tuple(_bind(provider, layers.values, folder) for provider in chosen)
+    state = _State(
+        name,
+        folder,
+        MappingProxyType(layers.values),
+        MappingProxyType(layers.sources),
+        layers.loaded,
+        layers.searched,
+        providers,
+    )
+    return Config(state)
+
+
+def _bind(provider: SecretProvider, values: Mapping[str, str], directory: Path) -> SecretProvider:
+    bind: Callable[..., SecretProvider] | None = getattr(provider, "bind", None)
+    return bind(values, directory=directory) if bind is not None else provider
+
+
+class Config:
+    """The effective configuration: typed getters, namespaces, schemas, sources.
+
+    Immutable after `load_config`; reading a plain value is one dict lookup. Keys
+    are case-insensitive environment-style names. `repr` and `str` show the env and
+    the sources, never a value.
+    """
+
+    __slots__ = ("_prefix", "_state")
+    _state: _State
+    _prefix: str
+
+    def __init__(self, state: _State, prefix: str = "") -> None:
+        object.__setattr__(self, "_state", state)
+        object.__setattr__(self, "_prefix", prefix)
+
+    @classmethod
+    def from_mapping(
+        cls,
+        values: Mapping[str, str],
+        *,
+        env: str = "test",
+        secret_providers: Sequence[SecretProvider] = (),
+    ) -> Config:
+        """A configuration from a plain mapping, for tests and embedding; no file is read."""
+        upper = {key.upper(): str(value) for key, value in values.items()}
+        source = ConfigSource("mapping", "mapping")
+        state = _State(
+            env,
+            Path("."),
+            MappingProxyType(upper),
+            MappingProxyType(dict.fromkeys(upper, source)),
+            (),
+            (),
+            tuple(secret_providers),
+        )
+        return cls(state)
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError("Config is immutable")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError("Config is immutable")
+
+    def __repr__(self) -> str:
+        state = self._state
+        sources = ["environment", *state.loaded] if state.loaded or state.searched else ["mapping"]
+        prefix = f", namespace={self._prefix.rstrip('_')!r}" if self._prefix else ""
+        providers = [getattr(p, "label", type(p).__name__) for p in state.providers]
+        return f"Config(env={state.env!r}{prefix}, sources={sources!r}, providers={providers!r})"
+
+    __str__ = __repr__
+
+    @property
+    def env(self) -> str:
+        """The environment name the cascade was loaded for."""
+        return self._state.env
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The files that were loaded, highest priority first."""
+        return self._state.loaded
+
+    def namespace(self, name: str) -> Config:
+        """A view where `get_str("url")` reads `<NAME>_URL`; namespaces nest."""
+        part = name.strip("_").upper()
+        if not part:
+            raise ConfigurationError("A namespace name must not be empty.")
+        return Config(self._state, f"{self._prefix}{part}_")
+
+    def has(self, key: str) -> bool:
+        """True when a plain value is set for the key (secret providers are not asked)."""
+        return self._key(key) in self._state.values
+
+    @overload
+    def get_str(self, key: str) -> str: ...
+    @overload
+    def get_str(self, key: str, default: str) -> str: ...
+    @overload
+    def get_str(self, key: str, default: T) -> str | T: ...
+    def get_str(self, key: str, default: Any = _MISSING) -> Any:
+        """The text value, as written after interpolation."""
+        return self._get(key, default, str)
+
+    @overload
+    def get_int(self, key: str) -> int: ...
+    @overload
+    def get_int(self, key: str, default: int) -> int: ...
+    @overload
+    def get_int(self, key: str, default: T) -> int | T: ...
+    def get_int(self, key: str, default: Any = _MISSING) -> Any:
+        """A whole number (`42`, `-1`, `1_000`)."""
+        return self._get(key, default, int)
+
+    @overload
+    def get_float(self, key: str) -> float: ...
+    @overload
+    def get_float(self, key: str, default: float) -> float: ...
+    @overload
+    def get_float(self, key: str, default: T) -> float | T: ...
+    def get_float(self, key: str, default: Any = _MISSING) -> Any:
+        """A finite number (`0.5`, `1e3`); `nan` and `inf` are refused."""
+        return self._get(key, default, float)
+
+    @overload
+    def get_bool(self, key: str) -> bool: ...
+    @overload
+    def get_bool(self, key: str, default: bool) -> bool: ...
+    @overload
+    def get_bool(self, key: str, default: T) -> bool | T: ...
+    def get_bool(self, key: str, default: Any = _MISSING) -> Any:
+        """true/false, 1/0, yes/no, on/off in any case; anything else is an error."""
+        return self._get(key, default, bool)
+
+    @overload
+    def get_list(self, key: str, *, item_type: type[Any] = ...) -> list[Any]: ...
+    @overload
+    def get_list(
+        self, key: str, default: list[Any], *, item_type: type[Any] = ...
+    ) -> list[Any]: ...
+    @overload
+    def get_list(self, key: str, default: T, *, item_type: type[Any] = ...) -> list[Any] | T: ...
+    def get_list(self, key: str, default: Any = _MISSING, *, item_type: type[Any] = str) -> Any:
+        """Comma-separated items (stripped, empty ones dropped) or a JSON array."""
+        expected = f"list[{type_name(item_type)}]"
+        return self._get(key, default, list, lambda raw: parse_list(raw, item_type), expected)
+
+    @overload
+    def get_secret(self, key: str) -> SecretStr: ...
+    @overload
+    def get_secret(self, key: str, default: str | SecretStr) -> SecretStr: ...
+    @overload
+    def get_secret(self, key: str, default: T) -> SecretStr | T: ...
+    def get_secret(self, key: str, default: Any = _MISSING) -> Any:
+        """The secret from the first provider that has it, else the plain value.
+
+        A `str` default is wrapped in `SecretStr`; other defaults are returned as given.
+        """
+        full = self._key(key)
+        found = self._provided(full)
+        if found is not None:
+            return SecretStr(found[0])
+        raw = self._state.values.get(full)
+        if raw is not None:
+            return SecretStr(raw)
+        if default is _MISSING:
+            self._missing(full, "SecretStr")
+        return SecretStr(default) if isinstance(default, str) else default
+
+    def source_of(self, key: str, *, secret: bool = False) -> ConfigSource | None:
+        """Where the value of `key` comes from, or None when it is not set.
+
+        Args:
+            key: the key, relative to this namespace.
+            secret: report where `get_secret` would read it, asking providers first.
+        """
+        full = self._key(key)
+        if secret:
+            found = self._provided(full)
+            if found is not None:
+                return found[1]
+        return self._state.sources.get(full)
+
+    def dump(self, *, redact: bool = True) -> dict[str, str]:
+        """The effective plain values of this namespace, sorted, for diagnostics.
+
+        Args:
+            redact: mask the values of keys that look secret (password, secret, token,
+                key, credential...) and the password inside any URL value.
+        """
+        return {
+            key: redact_value(key, value) if redact else value
+            for key, value in sorted(self._state.values.items())
+            if key.startswith(self._prefix)
+        }
+
+    def load(self, model: type[ModelT], *, namespace: str | None = None) -> ModelT:
+        """Validate the keys of `namespace` (inside this view's) into `model`.
+
+        Every problem is reported at once in one `ConfigurationError`, one line per
+        key; `SecretStr` fields ask the secret providers first.
+        """
+        view = self.namespace(namespace) if namespace else self
+        state = view._state
+        searched = ", ".join(state.searched) or "no file"
+        context = SchemaInput(
+            sources=state.sources,
+            secret=view._provided,
+            ignored_keys=frozenset().union(
+                *(getattr(p, "pointer_keys", frozenset)() for p in state.providers)
+            ),
+            missing_hint=f"not set in the environment nor in {searched}",
+        )
+        return validate_config(
+            state.values, model, namespace=view._prefix.rstrip("_") or None, context=context
+        )
+
+    def _key(self, key: str) -> str:
+        if not key:
+            raise ConfigurationError("A configuration key must not be empty.")
+        return self._prefix + key.upper()
+
+    def _get(
+        self,
+        key: str,
+        default: Any,
+        target: type[Any],
+        converter: Callable[[str], Any] | None = None,
+        expected: str | None = None,
+    ) -> Any:
+        full = self._key(key)
+        raw = self._state.values.get(full)
+        expected = expected or type_name(target)
+        if raw is None:
+            if default is _MISSING:
+                self._missing(full, expected)
+            return default
+        reason = None
+        try:
+            return converter(raw) if converter is not None else convert(raw, target)
+        except ConversionError as error:
+            reason = error.reason
+        # Raised outside the except block: the conversion error must not be the context.
+        source = self._state.sources.get(full)
+        raise ConfigurationError(
+            f"{full} is not a valid {expected}: {reason} (from {source}).",
+            details={"key": full, "expected": expected, "source": str(source)},
+        )
+
+    def _missing(self, full: str, expected: str) -> NoReturn:
+        searched = ", ".join(self._state.searched) or "no file"
+        raise ConfigurationError(
+            f"{full} is not set (expected {expected}); looked in the environment and {searched}.",
+            details={"key": full, "expected": expected, "searched": list(self._state.searched)},
+        )
+
+    def _provided(self, full: str) -> tuple[str, ConfigSource] | None:
+        for provider in self._state.providers:
+            label = getattr(provider, "label", type(provider).__name__)
+            try:
+                if provider.supports_secret(full):
+                    value = provider.get_secret(full)
+                    if value is not None:
+                        return value, ConfigSource("provider", label)
+            except AppError:
+                raise
+            except Exception as error:
+                raise ConfigurationError(
+                    f"Secret provider {label} failed for {full}: {type(error).__name__}.",
+                    details={"key": full, "provider": label},
+                ) from error
+        return None

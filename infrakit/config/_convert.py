@@ -1,0 +1,198 @@
+"""Text to typed values, and the rules that decide what counts as a secret.
+
+Conversion failures raise `ConversionError` whose reason never contains the value:
+the caller adds the key and the source, and the value stays out of every message.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
+
+__all__ = [
+    "ConversionError",
+    "convert",
+    "looks_secret",
+    "parse_list",
+    "redact",
+    "type_name",
+]
+
+MASK = "**********"
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+# Whole `_`-separated words of a key that mark it as secret (`DATABASE_PASSWORD`,
+# `STRIPE_API_KEY`), so `MONKEY_COUNT` or `KEYBOARD_LAYOUT` are not masked.
+_SECRET_WORDS = frozenset(
+    {
+        "APIKEY",
+        "AUTH",
+        "AUTHORIZATION",
+        "COOKIE",
+        "CREDENTIAL",
+        "CREDENTIALS",
+        "KEY",
+        "PASS",
+        "PASSPHRASE",
+        "PASSWD",
+        "PASSWORD",
+        "PRIVATE",
+        "PWD",
+        "SALT",
+        "SECRET",
+        "SECRETS",
+        "SESSION",
+        "SIGNATURE",
+        "TOKEN",
+    }
+)
+_WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+")
+
+
+class ConversionError(ValueError):
+    """A value did not convert; `reason` describes why without quoting the value."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _to_str(raw: str) -> str:
+    return raw
+
+
+def _to_int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConversionError("not a whole number") from None
+
+
+def _to_float(raw: str) -> float:
+    try:
+        number = float(raw)
+    except ValueError:
+        raise ConversionError("not a number") from None
+    if not math.isfinite(number):
+        raise ConversionError("not a finite number")
+    return number
+
+
+def _to_bool(raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ConversionError("not one of true/false, 1/0, yes/no, on/off")
+
+
+_CONVERTERS: dict[type[Any], Callable[[str], Any]] = {
+    str: _to_str,
+    int: _to_int,
+    float: _to_float,
+    bool: _to_bool,
+}
+
+
+def convert(raw: str, target: type[Any]) -> Any:
+    """Convert one text value to `target`; str, int, float and bool have house rules."""
+    converter = _CONVERTERS.get(target)
+    if converter is not None:
+        return converter(raw)
+    return _validate(raw, target)
+
+
+def _validate(value: object, target: type[Any]) -> Any:
+    try:
+        return TypeAdapter(target).validate_python(value)
+    except PydanticValidationError:
+        # The pydantic error quotes the input, so only its absence of detail escapes.
+        raise ConversionError(f"not a valid {type_name(target)}") from None
+
+
+def _convert_item(item: object, target: type[Any]) -> Any:
+    if isinstance(item, str):
+        return convert(item, target)
+    if target is str and isinstance(item, int | float | bool):
+        return json.dumps(item)
+    if target is float and isinstance(item, int) and not isinstance(item, bool):
+        return float(item)
+    if target in _CONVERTERS and not isinstance(item, target):
+        raise ConversionError(f"not a {type_name(target)}")
+    return _validate(item, target)
+
+
+def parse_list(raw: str, item_type: type[Any] = str) -> list[Any]:
+    """Split a comma-separated value, or decode a JSON array, converting every item.
+
+    Items of a comma-separated value are stripped and empty ones dropped, so
+    `"a, b,"` is `["a", "b"]` and an empty value is `[]`. A value starting with `[`
+    must be a JSON array: that is the way to write items containing commas.
+    """
+    text = raw.strip()
+    if text.startswith("["):
+        try:
+            items: list[Any] = json.loads(text)
+        except json.JSONDecodeError:
+            raise ConversionError("starts with '[' but is not a valid JSON array") from None
+        if not isinstance(items, list):
+            raise ConversionError("not a JSON array")
+    else:
+        items = [part.strip() for part in text.split(",") if part.strip()]
+    converted: list[Any] = []
+    for position, item in enumerate(items):
+        try:
+            converted.append(_convert_item(item, item_type))
+        except ConversionError as error:
+            raise ConversionError(f"item {position} is {error.reason}") from None
+    return converted
+
+
+def type_name(target: object) -> str:
+    """A short readable name for a type (`int`, `list[int]`, `SecretStr | None`)."""
+    if isinstance(target, type) and not getattr(target, "__args__", None):
+        return target.__name__
+    return re.sub(r"\b(?:[A-Za-z_][A-Za-z0-9_]*\.)+([A-Za-z_][A-Za-z0-9_]*)", r"\1", str(target))
+
+
+def looks_secret(key: str) -> bool:
+    """True when a word of the key names a secret (password, token, key, credential...).
+
+    Keys ending in `_FILE` hold a path to a secret, not the secret, and stay visible.
+    """
+    words = [word.upper() for word in _WORD_SPLIT.split(key) if word]
+    if words and words[-1] == "FILE":
+        return False
+    return any(word in _SECRET_WORDS for word in words)
+
+
+def redact(key: str, value: str) -> str:
+    """Mask the value of a secret-looking key, and the password inside any URL value."""
+    if looks_secret(key):
+        return MASK
+    return _redact_url_password(value)
+
+
+def _redact_url_password(value: str) -> str:
+    if "://" not in value or "@" not in value:
+        return value
+    try:
+        parts = urlsplit(value)
+        password = parts.password
+    except ValueError:
+        return MASK
+    if not password:
+        return value
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))
