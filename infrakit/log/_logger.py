@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from time import time as _now
 from typing import Any
 
-from infrakit.log._entry import EMPTY, LogEntry, level_name
+from infrakit.log._entry import EMPTY, LogEntry, level_name, level_number
 from infrakit.log._pipeline import STATE, Pipeline
 
 RESERVED_KEYS = frozenset({"time", "level", "logger", "message", "exception"})
@@ -101,10 +101,11 @@ class StructuredLogger:
         fields = prepare_context(context)
         return StructuredLogger(self._name, {**self._context, **fields})
 
-    def log_entry(self, entry: LogEntry) -> None:
-        """Send a ready-made record (e.g. from stdlib `logging`) through the pipeline."""
-        if entry.level_number >= self._threshold:
-            STATE.pipeline.dispatch(entry)
+    def log(self, level: str | int, message: str, /, **metadata: Any) -> None:
+        """Log at a level chosen at run time (`"WARNING"` or `30`)."""
+        number = level_number(level)
+        if number >= self._threshold:
+            self._log(number, level_name(number), message, metadata, None)
 
     def _log(
         self,
@@ -113,6 +114,7 @@ class StructuredLogger:
         message: str,
         metadata: Mapping[str, Any],
         exception: BaseException | None,
+        created: float | None = None,
     ) -> None:
         pipeline = STATE.pipeline
         if metadata:
@@ -124,7 +126,16 @@ class StructuredLogger:
         if ambient:
             context = {**ambient, **context} if context else ambient
         pipeline.dispatch(
-            LogEntry(_now(), level, number, self._name, str(message), context, metadata, exception)
+            LogEntry(
+                _now() if created is None else created,
+                level,
+                number,
+                self._name,
+                str(message),
+                context,
+                metadata,
+                exception,
+            )
         )
 
 

@@ -66,12 +66,12 @@ class Pipeline:
 
     def flush(self) -> None:
         for transport in self.transports:
-            _call_optional(transport, "flush")
+            call_optional(transport, "flush")
 
     def close(self) -> None:
         for transport in self.transports:
-            _call_optional(transport, "flush")
-            _call_optional(transport, "close")
+            call_optional(transport, "flush")
+            call_optional(transport, "close")
 
 
 def report_transport_failure(transport: object, error: BaseException) -> None:
@@ -86,7 +86,7 @@ def report_transport_failure(transport: object, error: BaseException) -> None:
         )
 
 
-def _call_optional(transport: object, method: str) -> None:
+def call_optional(transport: object, method: str) -> None:
     function: Callable[[], Any] | None = getattr(transport, method, None)
     if function is None:
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from typing import TextIO
+from typing import IO
 
 from infrakit.log._entry import LogEntry
 from infrakit.log._render import render_json, render_pretty
@@ -16,12 +16,12 @@ class _StreamTransport:
     interleave half lines. `stream=None` means `sys.stderr` looked up at write time, so a
     redirected or captured stderr (pytest, daemons) is followed."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: IO[str] | None = None) -> None:
         self._stream = stream
         self._lock = threading.Lock()
 
     @property
-    def stream(self) -> TextIO:
+    def stream(self) -> IO[str]:
         return self._stream if self._stream is not None else sys.stderr
 
     def render(self, entry: LogEntry) -> str:
@@ -54,14 +54,14 @@ class ConsoleTransport(_StreamTransport):
         colour: force colours on or off; `None` colours a terminal unless `NO_COLOR` is set.
     """
 
-    def __init__(self, stream: TextIO | None = None, *, colour: bool | None = None) -> None:
+    def __init__(self, stream: IO[str] | None = None, *, colour: bool | None = None) -> None:
         super().__init__(stream)
         self._colour = colour
 
     def render(self, entry: LogEntry) -> str:
         return render_pretty(entry, colour=self._use_colour(self.stream))
 
-    def _use_colour(self, stream: TextIO) -> bool:
+    def _use_colour(self, stream: IO[str]) -> bool:
         if self._colour is not None:
             return self._colour
         if "NO_COLOR" in os.environ:
