@@ -26,6 +26,8 @@ from infrakit.errors import import_optional
 
 _redis = import_optional("redis.asyncio", extra="redis")
 _exceptions = import_optional("redis.exceptions", extra="redis")
+_retry = import_optional("redis.asyncio.retry", extra="redis")
+_backoff = import_optional("redis.backoff", extra="redis")
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -56,6 +58,8 @@ class RedisCache(MemoizeMixin):
         lock_timeout: lifetime of the stampede lock, and how long other processes
             wait for its holder before computing themselves.
         client_name: `CLIENT SETNAME` of the connections this cache opens.
+        retries: reconnect-and-retry attempts after a dropped connection (commands
+            here are idempotent); applies to a client the cache creates.
         logger: defaults to `get_logger("infrakit.cache")`.
     """
 
@@ -69,13 +73,14 @@ class RedisCache(MemoizeMixin):
         raise_on_error: bool = False,
         lock_timeout: float = 10.0,
         client_name: str = "infrakit-cache",
+        retries: int = 3,
         logger: Logger | None = None,
     ) -> None:
         if default_ttl is not None and not default_ttl > 0:
             raise CacheError("a TTL must be a positive number of seconds", code="CACHE_INVALID_TTL")
         self._owns_client = isinstance(url_or_client, str)
         self._client: Redis = (
-            _redis.Redis.from_url(url_or_client, client_name=client_name)
+            _connect(url_or_client, client_name, retries)
             if isinstance(url_or_client, str)
             else url_or_client
         )
@@ -369,6 +374,16 @@ class RedisCache(MemoizeMixin):
             backend="redis",
         )
         return fallback
+
+
+def _connect(url: str, client_name: str, retries: int) -> Redis:
+    """A client that reconnects and retries on a dropped connection (`from_url` does not)."""
+    retry = _retry.Retry(_backoff.ExponentialBackoff(cap=0.5, base=0.01), retries)
+    errors = [_exceptions.ConnectionError, _exceptions.TimeoutError]
+    client: Redis = _redis.Redis.from_url(
+        url, client_name=client_name, retry=retry, retry_on_error=errors
+    )
+    return client
 
 
 def _raise(operation: str, key: str, error: BaseException) -> NoReturn:

@@ -1,0 +1,229 @@
+"""RedisCache beyond the shared contract: serialisation, outages, kills, cancellation, locks."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from infrakit.cache import CacheError, SignedPickleSerializer
+from tests.cache.conftest import CLIENT_NAME, RecordingLogger, dispose, make_redis, unique_prefix
+
+pytestmark = pytest.mark.redis
+
+
+class User(BaseModel):
+    id: int
+    name: str
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+
+
+@pytest.fixture
+async def redis_cache(redis_url: str) -> AsyncIterator[Any]:
+    cache = make_redis(redis_url, unique_prefix())
+    try:
+        yield cache
+    finally:
+        await dispose(cache)
+
+
+async def test_models_and_dataclasses_round_trip_when_the_type_is_named(redis_cache: Any) -> None:
+    await redis_cache.set("user", User(id=1, name="Ada"))
+    await redis_cache.set("points", [Point(1, 2), Point(3, 4)])
+    assert await redis_cache.get("user", type=User) == User(id=1, name="Ada")
+    assert await redis_cache.get("user") == {"id": 1, "name": "Ada"}
+    assert await redis_cache.get("points", type=list[Point]) == [Point(1, 2), Point(3, 4)]
+    found = await redis_cache.get_multiple(["user", "nope"], type=User)
+    assert found == {"user": User(id=1, name="Ada")}
+
+
+async def test_memoize_rebuilds_the_return_annotation(redis_cache: Any) -> None:
+    @redis_cache.memoize
+    async def load(user_id: int) -> User:
+        return User(id=user_id, name="Grace")
+
+    first = await load(5)
+    second = await load(5)
+    assert first == second == User(id=5, name="Grace")
+    assert isinstance(second, User)
+    assert (await redis_cache.get_stats()).hits == 1
+
+
+async def test_a_value_that_does_not_serialise_names_key_and_type(redis_cache: Any) -> None:
+    class Opaque:
+        secret = "s3cr3t"
+
+    with pytest.raises(CacheError) as raised:
+        await redis_cache.set("opaque-key", Opaque())
+    error = raised.value
+    assert error.code == "CACHE_SERIALIZATION_ERROR"
+    assert "opaque-key" in error.message and "Opaque" in error.message
+    assert "s3cr3t" not in error.message
+    with pytest.raises(CacheError):
+        await redis_cache.set_multiple({"fine": 1, "bad": Opaque()})
+    assert await redis_cache.get("fine") is None  # nothing written from a failed batch
+
+
+async def test_batch_set_writes_ttls_in_one_pipeline(redis_cache: Any) -> None:
+    await redis_cache.set_multiple({"a": 1, "b": 2}, ttl=20)
+    remaining = await redis_cache.client.pttl(redis_cache.prefix + "a")
+    assert 15_000 < remaining <= 20_000
+
+
+async def test_long_keys_are_stored_hashed(redis_cache: Any) -> None:
+    await redis_cache.set("x" * 1000, 1)
+    names = [name async for name in redis_cache.client.scan_iter(match=redis_cache.prefix + "*")]
+    assert len(names) == 1
+    assert names[0].decode().startswith(redis_cache.prefix + "sha256:")
+    assert len(names[0]) == len(redis_cache.prefix) + len("sha256:") + 64
+
+
+async def test_outage_counts_as_miss_and_is_logged() -> None:
+    logger = RecordingLogger()
+    cache = make_redis("redis://127.0.0.1:1/0", unique_prefix(), logger=logger)
+    try:
+        assert await cache.get("key") is None
+        assert await cache.set("key", 1) is False
+        assert await cache.get_multiple(["a", "b"]) == {}
+        assert await cache.delete("key") is False
+        calls = 0
+
+        @cache.memoize
+        async def compute() -> int:
+            nonlocal calls
+            calls += 1
+            return 7
+
+        assert await compute() == 7
+        assert calls == 1
+        assert (await cache.get_stats()).misses == 4
+        with pytest.raises(CacheError):
+            await cache.health()
+        operations = {metadata["operation"] for _, _, metadata in logger.records}
+        assert {"get", "set", "get_multiple", "delete", "lock"} <= operations
+    finally:
+        await cache.close()
+
+
+async def test_outage_raises_when_configured() -> None:
+    cache = make_redis("redis://127.0.0.1:1/0", unique_prefix(), raise_on_error=True)
+    try:
+        with pytest.raises(CacheError) as raised:
+            await cache.get("key")
+        assert raised.value.code == "CACHE_ERROR"
+        assert isinstance(raised.value.__cause__, Exception)
+    finally:
+        await cache.close()
+
+
+async def _kill_own_connections(admin: Any) -> int:
+    clients = await admin.client_list()
+    killed = 0
+    for client in clients:
+        if client.get("name") == CLIENT_NAME:
+            await admin.client_kill_filter(_id=client["id"])
+            killed += 1
+    return killed
+
+
+async def test_calls_recover_after_client_kill(redis_url: str, redis_cache: Any) -> None:
+    import redis.asyncio
+
+    admin = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        await redis_cache.set_multiple({f"k{index}": index for index in range(20)})
+        failures = 0
+        for round_number in range(5):
+            results = await asyncio.gather(
+                *(redis_cache.get(f"k{index}") for index in range(20)),
+                _kill_own_connections(admin),
+            )
+            failures += sum(value is None for value in results[:20])
+            assert await redis_cache.get("k3") == 3, f"no recovery in round {round_number}"
+            assert await redis_cache.set("after", round_number) is True
+        assert await redis_cache.get_multiple(["k1", "k2"]) == {"k1": 1, "k2": 2}
+        assert failures == 0  # the dropped connections were re-opened and the calls retried
+    finally:
+        await admin.aclose()
+
+
+async def test_cancelled_calls_leave_connections_usable(redis_cache: Any) -> None:
+    keys = [f"key{index}" for index in range(30)]
+    await redis_cache.set_multiple({key: key.upper() for key in keys})
+    randomizer = random.Random(4)
+    for _ in range(30):
+        tasks = [
+            asyncio.create_task(redis_cache.get_multiple(randomizer.sample(keys, 10))),
+            asyncio.create_task(redis_cache.set_multiple({key: key.upper() for key in keys[:5]})),
+            asyncio.create_task(redis_cache.get(randomizer.choice(keys))),
+        ]
+        await asyncio.sleep(randomizer.random() / 2000)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        sample = randomizer.sample(keys, 10)
+        assert await redis_cache.get_multiple(sample) == {key: key.upper() for key in sample}
+        single = randomizer.choice(keys)
+        assert await redis_cache.get(single) == single.upper()
+
+
+async def test_stampede_lock_is_released(redis_cache: Any) -> None:
+    @redis_cache.memoize
+    async def compute(value: int) -> int:
+        assert await redis_cache.client.exists(redis_cache.prefix + "__lock__:" + key)
+        return value
+
+    key = compute.key_for(1)  # type: ignore[attr-defined]
+    assert await compute(1) == 1
+    assert not await redis_cache.client.exists(redis_cache.prefix + "__lock__:" + key)
+
+
+async def test_a_waiter_uses_the_value_another_holder_computed(redis_url: str) -> None:
+    prefix = unique_prefix()
+    first, second = make_redis(redis_url, prefix), make_redis(redis_url, prefix)
+    calls: list[str] = []
+
+    def build(cache: Any, name: str) -> Any:
+        @cache.memoize(key_fn=lambda: "shared")
+        async def compute() -> str:
+            calls.append(name)
+            await asyncio.sleep(0.2)
+            return name
+
+        return compute
+
+    try:
+        results = await asyncio.gather(build(first, "first")(), build(second, "second")())
+        assert len(calls) == 1
+        assert results == [calls[0], calls[0]]
+        assert (await second.get_stats()).stampedes_suppressed + (
+            await first.get_stats()
+        ).stampedes_suppressed == 1
+    finally:
+        await dispose(first)
+        await second.close()
+
+
+async def test_signed_pickle_round_trips_and_rejects_forgeries(redis_url: str) -> None:
+    prefix = unique_prefix()
+    signed = make_redis(redis_url, prefix, serializer=SignedPickleSerializer("hunter2-key"))
+    forger = make_redis(redis_url, prefix, serializer=SignedPickleSerializer("other"))
+    try:
+        await signed.set("value", {1, 2, 3})
+        assert await signed.get("value") == {1, 2, 3}
+        assert "hunter2" not in repr(signed.serializer)
+        await forger.set("value", {"evil"})
+        assert await signed.get("value") is None
+    finally:
+        await dispose(signed)
+        await forger.close()
