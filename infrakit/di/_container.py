@@ -1,0 +1,625 @@
+"""The default container: registrations compiled into plain closures on first resolve."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from infrakit.di._compile import Node, compile_async_call, compile_call, start_generator
+from infrakit.di._errors import (
+    AsyncResolutionRequiredError,
+    CircularDependencyError,
+    ContainerClosedError,
+    NotRegisteredError,
+    RegistrationError,
+    ResolutionError,
+)
+from infrakit.di._lifecycle import (
+    Resource,
+    check_health,
+    close_resource,
+    close_resource_sync,
+    needs_async_close,
+    resource_for,
+)
+from infrakit.di._plan import NO_KEY, Kind, Parameter, describe, kind_of, parameters_of
+from infrakit.di._protocol import ComponentHealth, Container, ContainerStats, HealthCheck, Scope
+
+if TYPE_CHECKING:
+    from infrakit.log import Logger
+
+__all__ = ["DependencyContainer", "create_container"]
+
+_MISSING: Any = object()
+
+
+def create_container(*, logger: Logger | None = None, health_timeout: float = 5.0) -> Container:
+    """Create an empty container.
+
+    Args:
+        logger: where close and health-check failures are logged; defaults to
+            `infrakit.log.get_logger("infrakit.di")`, created on first use.
+        health_timeout: seconds one health check may take before it counts as failed.
+
+    Returns:
+        A `Container`; register components, then `resolve` / `aresolve` them.
+    """
+    return DependencyContainer(logger=logger, health_timeout=health_timeout)
+
+
+@dataclass(slots=True, eq=False)
+class Registration:
+    """One `register` call, before compilation."""
+
+    key: Any
+    name: str
+    provider: Any
+    kind: Kind
+    scope: Scope
+    health: HealthCheck | None
+    parameters: tuple[Parameter, ...] | None = field(default=None)
+
+
+class DependencyContainer:
+    """The default `Container`; see `docs/di.md` for lifecycle and thread-safety rules."""
+
+    def __init__(self, *, logger: Logger | None = None, health_timeout: float = 5.0) -> None:
+        self._registrations: dict[Any, Registration] = {}
+        self._names: dict[str, Any] = {}  # class name -> class, for string annotations
+        self._labels: dict[str, Any] = {}  # component name -> key
+        self._nodes: dict[Any, Node] = {}
+        self._built: dict[Any, Any] = {}
+        self._resources: list[Resource] = []
+        self._pending: dict[Any, asyncio.Future[Any]] = {}
+        self._key_locks: dict[Any, threading.RLock] = {}
+        self._building: set[Any] = set()
+        self._lock = threading.RLock()
+        self._closed = False
+        self._logger = logger
+        self._health_timeout = health_timeout
+
+    # -- registration ---------------------------------------------------------------
+
+    def register(
+        self,
+        interface: Any,
+        provider: Any = _MISSING,
+        /,
+        *,
+        instance: Any = _MISSING,
+        scope: Scope = Scope.SINGLETON,
+        health: HealthCheck | None = None,
+        name: str | None = None,
+    ) -> None:
+        """Map `interface` to a class, a factory or a ready instance.
+
+        Args:
+            interface: the key callers resolve, usually an abstract class or Protocol.
+            provider: a class (its constructor is injected), a factory function (its
+                parameters are injected; sync, async, generator or async generator), or
+                any non-callable value (used as the instance). Omitted: `interface`
+                is its own implementation.
+            instance: a ready object, even a callable one; the caller keeps ownership
+                (the container never closes it).
+            scope: `Scope.SINGLETON` (default) or `Scope.TRANSIENT`.
+            health: called with the component by `health()`.
+            name: the component's name in `health()` and messages (default: the
+                interface's qualified name).
+
+        Raises:
+            RegistrationError: the combination cannot work (see the message).
+            ContainerClosedError: the container is closed.
+        """
+        registration = _make_registration(interface, provider, instance, scope, health, name)
+        with self._lock:
+            self._ensure_open()
+            previous = self._registrations.pop(interface, None)
+            if previous is not None:
+                self._labels.pop(previous.name, None)
+            registration.name = self._unique_name(registration.name, interface)
+            self._labels[registration.name] = interface
+            self._registrations[interface] = registration
+            self._nodes.clear()  # compiled closures captured the previous wiring
+            self._built.pop(interface, None)
+            if registration.kind is Kind.INSTANCE:
+                self._built[interface] = instance
+            for named in (interface, registration.provider):
+                if isinstance(named, type):
+                    self._names.setdefault(named.__name__, named)
+
+    def is_registered(self, interface: Any) -> bool:
+        """True when `interface` has a registration (whether or not it was built)."""
+        return interface in self._registrations
+
+    def _unique_name(self, name: str, interface: Any) -> str:
+        owner = self._labels.get(name)
+        if owner is None or owner is interface:
+            return name
+        qualified = f"{getattr(interface, '__module__', '')}.{name}"
+        if qualified in self._labels:
+            raise RegistrationError(
+                f"the component name {name!r} is taken; pass name=... to register()",
+                details={"name": name},
+            )
+        return qualified
+
+    # -- resolution -----------------------------------------------------------------
+
+    def resolve(self, interface: Any, /, **overrides: Any) -> Any:
+        """Return the component for `interface`, building it and its dependencies if needed.
+
+        Args:
+            interface: a registered key.
+            **overrides: constructor arguments for this call only; the result is a new,
+                untracked instance even for a singleton registration.
+
+        Raises:
+            NotRegisteredError: `interface` or a dependency is not registered.
+            CircularDependencyError: the dependencies form a cycle.
+            AsyncResolutionRequiredError: an async factory is involved; use `aresolve`.
+            ContainerClosedError: the container is closed.
+            FactoryError: a constructor or factory raised (the error is chained).
+        """
+        if overrides:
+            return self._build_with_overrides(interface, overrides)
+        instance = self._built.get(interface, _MISSING)
+        if instance is not _MISSING:
+            return instance
+        node = self._nodes.get(interface)
+        if node is None:
+            node = self._node(interface)
+        return node.get()
+
+    async def aresolve(self, interface: Any, /, **overrides: Any) -> Any:
+        """The async twin of `resolve`: also runs async and async-generator factories.
+
+        Concurrent first calls for one singleton share a single build.
+        """
+        if overrides:
+            return await self._abuild_with_overrides(interface, overrides)
+        instance = self._built.get(interface, _MISSING)
+        if instance is not _MISSING:
+            return instance
+        node = self._nodes.get(interface)
+        if node is None:
+            node = self._node(interface)
+        if node.aget is None:
+            return node.get()
+        return await node.aget()
+
+    def _node(self, key: Any) -> Node:
+        with self._lock:
+            self._ensure_open()
+            return self._compile(key, ())
+
+    def _compile(self, key: Any, path: tuple[Any, ...]) -> Node:
+        node = self._nodes.get(key)
+        if node is not None:
+            return node
+        registration = self._registrations.get(key)
+        if registration is None:
+            raise NotRegisteredError(self._missing_message(key, path), details=_path(path, key))
+        if key in path:
+            loop = [*path[path.index(key) :], key]
+            raise CircularDependencyError(
+                "circular dependency: " + " -> ".join(self._name(step) for step in loop),
+                details={"path": [self._name(step) for step in loop]},
+            )
+        dependencies = [
+            (parameter, self._compile(parameter.key, (*path, key)))
+            for parameter in self._needed(registration, (*path, key))
+        ]
+        node = self._make_node(registration, dependencies)
+        self._nodes[key] = node
+        return node
+
+    def _needed(self, registration: Registration, path: tuple[Any, ...]) -> list[Parameter]:
+        """The parameters to inject; unresolvable ones with defaults keep their default."""
+        needed = []
+        for parameter in self._parameters(registration):
+            if parameter.key is not NO_KEY and parameter.key in self._registrations:
+                needed.append(parameter)
+            elif not parameter.has_default:
+                raise NotRegisteredError(
+                    self._missing_message(parameter.key, path, parameter.name),
+                    details=_path(path, parameter.key),
+                )
+        return needed
+
+    def _parameters(self, registration: Registration) -> tuple[Parameter, ...]:
+        if registration.parameters is None:
+            registration.parameters = parameters_of(registration.provider, self._names)
+        return registration.parameters
+
+    def _make_node(
+        self, registration: Registration, dependencies: list[tuple[Parameter, Node]]
+    ) -> Node:
+        node = Node(registration.key, registration.name, registration.kind, registration.scope)
+        node.needs_async = registration.kind.is_async or any(
+            dependency.needs_async for _, dependency in dependencies
+        )
+        if registration.kind is Kind.INSTANCE:
+            value = self._built[registration.key]
+            node.get = lambda: value
+            return node
+        node.call = compile_call(registration.provider, dependencies, registration.name)
+        if node.needs_async:
+            node.acall = compile_async_call(
+                registration.provider, dependencies, registration.name, registration.kind
+            )
+        if registration.scope is Scope.TRANSIENT:
+            node.get = self._async_required(node) if registration.kind.is_async else node.call
+            if node.acall is not None:
+                node.aget = _first(node.acall)
+            return node
+        node.get = self._singleton_getter(node)
+        if node.needs_async:
+            node.aget = self._async_singleton_getter(node)
+        return node
+
+    def _async_required(self, node: Node) -> Callable[[], Any]:
+        def refuse() -> Any:
+            raise AsyncResolutionRequiredError(
+                f"{node.name} is built by an async factory, so resolve() cannot build it "
+                f"(nor anything that needs it); use `await container.aresolve(...)`",
+                details={"component": node.name},
+            )
+
+        return refuse
+
+    def _singleton_getter(self, node: Node) -> Callable[[], Any]:
+        built, key, create = self._built, node.key, self._create
+
+        def get() -> Any:
+            try:
+                return built[key]
+            except KeyError:
+                return create(node)
+
+        return get
+
+    def _create(self, node: Node) -> Any:
+        """Build a singleton once, even when several threads ask at the same moment."""
+        if node.kind.is_async:
+            return self._async_required(node)()
+        with self._key_lock(node.key):
+            if node.key in self._built:
+                return self._built[node.key]
+            self._ensure_open()
+            if node.key in self._building:
+                raise CircularDependencyError(
+                    f"{node.name} asked for itself while being built (its factory resolves it)",
+                    details={"component": node.name},
+                )
+            self._building.add(node.key)
+            try:
+                instance, raw = node.call(), None
+                if node.kind is Kind.GENERATOR:
+                    raw, instance = instance, start_generator(instance, node.name)
+            finally:
+                self._building.discard(node.key)
+            resource = resource_for(node.name, node.kind, instance, raw)
+            if not self._keep(node.key, instance, resource) and resource is not None:
+                self._discard_sync(resource)
+            return instance
+
+    def _async_singleton_getter(self, node: Node) -> Callable[[], Any]:
+        built, pending, key = self._built, self._pending, node.key
+
+        async def aget() -> Any:
+            try:
+                return built[key]
+            except KeyError:
+                pass
+            task = pending.get(key)
+            if task is None:
+                self._ensure_open()
+                task = asyncio.ensure_future(self._acreate(node))
+                pending[key] = task
+                task.add_done_callback(lambda done: _forget(pending, key, done))
+            elif task is asyncio.current_task():
+                raise CircularDependencyError(
+                    f"{node.name} asked for itself while being built (its factory resolves it)",
+                    details={"component": node.name},
+                )
+            return await asyncio.shield(task)
+
+        return aget
+
+    async def _acreate(self, node: Node) -> Any:
+        assert node.acall is not None
+        instance, raw = await node.acall()
+        resource = resource_for(node.name, node.kind, instance, raw)
+        if not self._keep(node.key, instance, resource) and resource is not None:
+            await self._close_one(resource)
+        return instance
+
+    def _keep(self, key: Any, instance: Any, resource: Resource | None) -> bool:
+        """Store a new singleton; False (after which it raises) when the container closed."""
+        with self._lock:
+            if not self._closed:
+                self._built[key] = instance
+                if resource is not None:
+                    self._resources.append(resource)
+                return True
+        return False
+
+    def _key_lock(self, key: Any) -> threading.RLock:
+        lock = self._key_locks.get(key)
+        if lock is None:
+            with self._lock:
+                lock = self._key_locks.setdefault(key, threading.RLock())
+        return lock
+
+    # -- overrides ------------------------------------------------------------------
+
+    def _prepare_overrides(
+        self, interface: Any, overrides: Mapping[str, Any]
+    ) -> tuple[Registration, list[tuple[Parameter, Node | None]]]:
+        with self._lock:
+            self._ensure_open()
+            registration = self._registrations.get(interface)
+            if registration is None:
+                raise NotRegisteredError(self._missing_message(interface, ()))
+            if registration.kind not in (Kind.PLAIN, Kind.COROUTINE):
+                raise ResolutionError(
+                    f"{registration.name} is a {registration.kind.value} registration; "
+                    "keyword overrides need a class or a plain or async factory",
+                    details={"component": registration.name},
+                )
+            parameters = self._parameters(registration)
+            unknown = sorted(set(overrides) - {parameter.name for parameter in parameters})
+            if unknown:
+                raise ResolutionError(
+                    f"{registration.name} has no parameter named {', '.join(unknown)}",
+                    details={"component": registration.name, "unknown": unknown},
+                )
+            sources: list[tuple[Parameter, Node | None]] = []
+            for parameter in parameters:
+                if parameter.name in overrides:
+                    sources.append((parameter, None))
+                elif parameter in self._needed(registration, (interface,)):
+                    sources.append((parameter, self._compile(parameter.key, (interface,))))
+            return registration, sources
+
+    def _build_with_overrides(self, interface: Any, overrides: Mapping[str, Any]) -> Any:
+        registration, sources = self._prepare_overrides(interface, overrides)
+        if registration.kind.is_async:
+            return self._async_required(
+                self._nodes.get(interface)
+                or Node(interface, registration.name, registration.kind, registration.scope)
+            )()
+        values = [
+            (parameter, overrides[parameter.name] if node is None else node.get())
+            for parameter, node in sources
+        ]
+        return _invoke(registration, values)
+
+    async def _abuild_with_overrides(self, interface: Any, overrides: Mapping[str, Any]) -> Any:
+        registration, sources = self._prepare_overrides(interface, overrides)
+        values = []
+        for parameter, node in sources:
+            if node is None:
+                value = overrides[parameter.name]
+            else:
+                value = await node.aget() if node.aget is not None else node.get()
+            values.append((parameter, value))
+        result = _invoke(registration, values)
+        return await result if registration.kind is Kind.COROUTINE else result
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def health(self, *, check_timeout: float | None = None) -> Mapping[str, ComponentHealth]:
+        """Check every built component registered with `health=`, concurrently.
+
+        Components not built yet are left out: there is nothing to ping, and a health
+        probe should not open connections as a side effect.
+
+        Args:
+            check_timeout: seconds per check (default: the container's `health_timeout`); a
+                check that does not finish in time counts as unhealthy and is cancelled.
+
+        Returns:
+            Component name -> `ComponentHealth`, in registration order.
+        """
+        limit = self._health_timeout if check_timeout is None else check_timeout
+        with self._lock:
+            targets = [
+                (registration.name, self._built[key], registration.health)
+                for key, registration in self._registrations.items()
+                if registration.health is not None and key in self._built
+            ]
+        results = await asyncio.gather(
+            *(
+                check_health(name, instance, check, limit, self._report)
+                for name, instance, check in targets
+            )
+        )
+        return {result.name: result for result in results}
+
+    def stats(self) -> ContainerStats:
+        """Counts of registrations, built singletons and resources awaiting close."""
+        with self._lock:
+            instances = sum(1 for r in self._registrations.values() if r.kind is Kind.INSTANCE)
+            return ContainerStats(
+                registrations=len(self._registrations),
+                singletons_built=len(self._built) - instances,
+                resources_to_close=len(self._resources),
+                plans_compiled=len(self._nodes),
+                closed=self._closed,
+            )
+
+    async def aclose(self) -> None:
+        """Close what the container built, newest first; failures are logged, not raised.
+
+        Instances passed with `instance=` are not closed: their owner closes them.
+        Afterwards every resolve raises `ContainerClosedError`. Calling it twice is fine.
+        """
+        for resource in reversed(self._shut()):
+            await self._close_one(resource)
+
+    def close(self) -> None:
+        """The sync twin of `aclose`, for containers whose resources all close synchronously.
+
+        Raises:
+            AsyncResolutionRequiredError: a resource needs `aclose()` (nothing is closed).
+        """
+        with self._lock:
+            blocking = [r.name for r in self._resources if needs_async_close(r)]
+            if blocking:
+                raise AsyncResolutionRequiredError(
+                    f"{', '.join(blocking)} can only be closed asynchronously; "
+                    "use `await container.aclose()`",
+                    details={"components": blocking},
+                )
+            resources = self._shut()
+        for resource in reversed(resources):
+            self._discard_sync(resource)
+
+    def _shut(self) -> list[Resource]:
+        with self._lock:
+            if self._closed:
+                return []
+            self._closed = True
+            resources, self._resources = self._resources, []
+            self._built.clear()
+            self._nodes.clear()
+            return resources
+
+    async def _close_one(self, resource: Resource) -> None:
+        try:
+            await close_resource(resource)
+        except Exception:
+            self._report("component failed to close", resource.name)
+
+    def _discard_sync(self, resource: Resource) -> None:
+        try:
+            if needs_async_close(resource):
+                raise AsyncResolutionRequiredError(f"{resource.name} needs aclose()")
+            close_resource_sync(resource)
+        except Exception:
+            self._report("component failed to close", resource.name)
+
+    def _report(self, message: str, component: str) -> None:
+        """Log the exception being handled; called from `except` blocks only."""
+        if self._logger is None:
+            from infrakit.log import get_logger
+
+            self._logger = get_logger("infrakit.di")
+        self._logger.exception(message, component=component)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- messages -------------------------------------------------------------------
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise ContainerClosedError(
+                "the container is closed; create a new one instead of resolving from it"
+            )
+
+    def _name(self, key: Any) -> str:
+        registration = self._registrations.get(key)
+        return registration.name if registration is not None else describe(key)
+
+    def _missing_message(self, key: Any, path: tuple[Any, ...], parameter: str = "") -> str:
+        if key is NO_KEY:
+            return (
+                f"parameter {parameter!r} of {self._name(path[-1])} has no type hint and no "
+                f"default; add one, or pass it with resolve(..., {parameter}=...)"
+                + _trail(self, path)
+            )
+        where = f" (parameter {parameter!r} of {self._name(path[-1])})" if parameter else ""
+        return f"{describe(key)} is not registered{where}" + _trail(self, (*path, key))
+
+
+def _trail(container: DependencyContainer, path: tuple[Any, ...]) -> str:
+    if len(path) < 2:
+        return ""
+    return "; resolution path: " + " -> ".join(container._name(step) for step in path)
+
+
+def _path(path: tuple[Any, ...], key: Any) -> dict[str, Any]:
+    return {"missing": describe(key), "path": [describe(step) for step in (*path, key)]}
+
+
+def _first(acall: Callable[[], Awaitable[tuple[Any, Any]]]) -> Callable[[], Awaitable[Any]]:
+    async def aget() -> Any:
+        instance, _ = await acall()
+        return instance
+
+    return aget
+
+
+def _forget(pending: dict[Any, asyncio.Future[Any]], key: Any, done: asyncio.Future[Any]) -> None:
+    if pending.get(key) is done:
+        del pending[key]
+    if not done.cancelled():
+        done.exception()  # retrieved here so an abandoned failure is not reported twice
+
+
+def _invoke(registration: Registration, values: list[tuple[Parameter, Any]]) -> Any:
+    positional = [value for parameter, value in values if parameter.positional_only]
+    keyword = {
+        parameter.name: value for parameter, value in values if not parameter.positional_only
+    }
+    return registration.provider(*positional, **keyword)
+
+
+def _make_registration(
+    interface: Any,
+    provider: Any,
+    instance: Any,
+    scope: Scope,
+    health: HealthCheck | None,
+    name: str | None,
+) -> Registration:
+    """Validate one `register` call; everything that can be checked early is checked here."""
+    label = name or describe(interface)
+    if provider is not _MISSING and instance is not _MISSING:
+        raise RegistrationError(f"{label}: pass a provider or instance=, not both")
+    if instance is _MISSING and provider is not _MISSING and not callable(provider):
+        instance = provider
+    if instance is not _MISSING:
+        if scope is not Scope.SINGLETON:
+            raise RegistrationError(f"{label}: an instance is a singleton by nature")
+        return Registration(interface, label, instance, Kind.INSTANCE, scope, health)
+    if provider is _MISSING:
+        if not isinstance(interface, type):
+            raise RegistrationError(
+                f"{label} is not a class; pass an implementation, a factory or instance="
+            )
+        provider = interface
+    kind = kind_of(provider)
+    if scope is Scope.TRANSIENT and kind in (Kind.GENERATOR, Kind.ASYNC_GENERATOR):
+        raise RegistrationError(
+            f"{label}: a {kind.value} factory needs Scope.SINGLETON, since its teardown "
+            "runs when the container closes"
+        )
+    if scope is Scope.TRANSIENT and health is not None:
+        raise RegistrationError(f"{label}: health checks need a singleton (one instance to ping)")
+    return Registration(interface, label, provider, kind, scope, health)
