@@ -1,0 +1,176 @@
+"""Forward-only SQL migrations: `NNNN_name.sql` files, a checksum ledger, an advisory lock."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from infrakit.db._errors import MigrationError
+from infrakit.errors import ValidationError
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+
+    from infrakit.db._database import Database
+
+__all__ = ["run_migrations"]
+
+_FILE_NAME = re.compile(r"(\d{4})_([A-Za-z0-9_\-]+)\.sql")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Migration:
+    version: int
+    path: Path
+    checksum: str
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def _discover(directory: Path) -> list[_Migration]:
+    if not directory.is_dir():
+        raise MigrationError(f"The migrations directory {directory} does not exist.")
+    found: dict[int, _Migration] = {}
+    for path in sorted(directory.glob("*.sql")):
+        match = _FILE_NAME.fullmatch(path.name)
+        if match is None:
+            raise MigrationError(
+                f"{path.name} is not named NNNN_name.sql.", details={"file": path.name}
+            )
+        version = int(match.group(1))
+        if version in found:
+            raise MigrationError(
+                f"{path.name} and {found[version].name} share version {version}.",
+                details={"file": path.name, "version": version},
+            )
+        checksum = hashlib.sha256(path.read_bytes()).hexdigest()
+        found[version] = _Migration(version, path, checksum)
+    return [found[version] for version in sorted(found)]
+
+
+def _ledger_name(table: str, schema: str | None) -> tuple[Any, str]:
+    from psycopg import sql
+
+    for value in (table, schema):
+        if value is not None and not _IDENTIFIER.fullmatch(value):
+            raise ValidationError(
+                "The migrations table and schema must be plain SQL identifiers.",
+                errors=[{"pointer": "/table", "detail": "not a valid SQL identifier"}],
+            )
+    parts = (schema, table) if schema else (table,)
+    return sql.Identifier(*parts), ".".join(parts)
+
+
+async def run_migrations(
+    database: Database, directory: Path, *, table: str, schema: str | None
+) -> list[str]:
+    """Apply pending migrations in version order; return the names applied."""
+    migrations = _discover(directory)
+    ledger, ledger_name = _ledger_name(table, schema)
+    lock_key = int.from_bytes(hashlib.sha256(ledger_name.encode()).digest()[:8], "big", signed=True)
+    connection = await database._acquire_or_raise()
+    try:
+        await _execute(connection, "SELECT pg_advisory_lock(%s)", (lock_key,))
+        try:
+            return await _apply_pending(database, connection, migrations, ledger, schema)
+        finally:
+            await _execute(connection, "SELECT pg_advisory_unlock(%s)", (lock_key,))
+    finally:
+        await database._release(connection)
+
+
+async def _apply_pending(
+    database: Database,
+    connection: AsyncConnection[Any],
+    migrations: list[_Migration],
+    ledger: Any,
+    schema: str | None,
+) -> list[str]:
+    from psycopg import sql
+
+    if schema:
+        await _execute(
+            connection, sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+        )
+    await _execute(
+        connection,
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} (version integer PRIMARY KEY, name text NOT NULL, "
+            "checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), "
+            "duration_ms double precision NOT NULL)"
+        ).format(ledger),
+    )
+    cursor = await _execute(
+        connection, sql.SQL("SELECT version, name, checksum FROM {}").format(ledger)
+    )
+    applied = {row[0]: (row[1], row[2]) for row in await cursor.fetchall()}
+    _verify(migrations, applied, database)
+    done: list[str] = []
+    for migration in migrations:
+        if migration.version not in applied:
+            await _apply(connection, migration, ledger)
+            database._logger.info("migration applied", file=migration.name)
+            done.append(migration.name)
+    return done
+
+
+def _verify(
+    migrations: list[_Migration], applied: dict[int, tuple[str, str]], database: Database
+) -> None:
+    on_disk = {migration.version: migration for migration in migrations}
+    for version, (name, checksum) in sorted(applied.items()):
+        migration = on_disk.get(version)
+        if migration is None:
+            database._logger.warning("applied migration missing on disk", file=name)
+        elif migration.checksum != checksum:
+            raise MigrationError(
+                f"{migration.name} changed after it was applied; add a new migration instead.",
+                details={"file": migration.name, "version": version},
+            )
+
+
+async def _apply(connection: AsyncConnection[Any], migration: _Migration, ledger: Any) -> None:
+    from psycopg import sql
+
+    started = time.perf_counter()
+    script = migration.path.read_text(encoding="utf-8")
+    await _execute(connection, "BEGIN")
+    try:
+        await connection.execute(script)
+        await connection.execute(
+            sql.SQL(
+                "INSERT INTO {} (version, name, checksum, duration_ms) VALUES (%s, %s, %s, %s)"
+            ).format(ledger),
+            (
+                migration.version,
+                migration.name,
+                migration.checksum,
+                (time.perf_counter() - started) * 1000,
+            ),
+        )
+        await connection.execute("COMMIT")
+    except Exception as error:
+        with contextlib.suppress(Exception):  # a lost connection rolls back by itself
+            await connection.execute("ROLLBACK")
+        sqlstate = getattr(error, "sqlstate", None)
+        raise MigrationError(
+            f"{migration.name} failed (SQLSTATE {sqlstate}); nothing of it was applied.",
+            details={"file": migration.name, "sqlstate": sqlstate},
+        ) from error
+
+
+async def _execute(connection: AsyncConnection[Any], statement: Any, params: Any = None) -> Any:
+    try:
+        return await connection.execute(statement, params)
+    except Exception as error:
+        from infrakit.db._errors import translate_error
+
+        raise translate_error(error) from error

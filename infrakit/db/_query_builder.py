@@ -1,0 +1,292 @@
+"""A fluent query builder on pypika that never inlines a value.
+
+pypika renders values into the SQL text by default. Here every value becomes a
+placeholder: while building, values get unique markers `%(pN)s`; once pypika has
+rendered the statement, the markers are renumbered in the order they appear and
+replaced by `%s`, so `to_sql()` returns `(sql, params)` for psycopg. Identifiers
+are checked against a strict pattern and quoted by pypika.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+
+from infrakit.errors import ValidationError
+
+if TYPE_CHECKING:
+    from infrakit.db._executor import Executor
+
+__all__ = ["QueryBuilder"]
+
+RowT = TypeVar("RowT")
+JoinKind = Literal["inner", "left", "right", "full"]
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_MARKER = re.compile(r"%%|%\(p(\d+)\)s")
+_FRAGMENT_TOKEN = re.compile(r"%%|%s|%")
+_DIRECTIONS = {"ASC": "asc", "DESC": "desc"}
+
+
+def _invalid(pointer: str, detail: str) -> ValidationError:
+    return ValidationError(
+        f"Invalid query: {detail}.", errors=[{"pointer": pointer, "detail": detail}]
+    )
+
+
+def _name(value: object, pointer: str, *, max_parts: int = 2) -> list[str]:
+    """Split `schema.table` / `table.column`, refusing anything but plain identifiers."""
+    parts = value.split(".") if isinstance(value, str) else []
+    if not parts or len(parts) > max_parts or not all(_IDENTIFIER.fullmatch(p) for p in parts):
+        raise _invalid(pointer, "not a valid SQL identifier")
+    return parts
+
+
+def _count(value: object, pointer: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _invalid(pointer, "must be a non-negative integer")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Condition:
+    kind: Literal["raw", "equals", "in"]
+    text: str
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Conflict:
+    columns: tuple[str, ...]
+    update: tuple[str, ...] | Mapping[str, Any] | None
+
+
+class _Parameters:
+    """Hands out unique markers and remembers the value behind each."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def add(self, value: Any) -> Any:
+        from pypika import Parameter
+
+        self.values.append(value)
+        return Parameter(f"%(p{len(self.values) - 1})s")
+
+    def fragment(self, sql: str, values: tuple[Any, ...]) -> str:
+        """Give each `%s` of a trusted SQL fragment its own marker; `%%` stays literal."""
+        supplied = iter(values)
+
+        def substitute(match: re.Match[str]) -> str:
+            token = match.group(0)
+            if token == "%%":
+                return token
+            if token == "%":
+                raise _invalid("/where", "use %s placeholders and %% for a literal percent")
+            try:
+                value = next(supplied)
+            except StopIteration:
+                raise _invalid("/where", "fewer values than %s placeholders") from None
+            return str(self.add(value).placeholder)
+
+        text = _FRAGMENT_TOKEN.sub(substitute, sql)
+        if next(supplied, _END) is not _END:
+            raise _invalid("/where", "more values than %s placeholders")
+        return text
+
+    def ordered(self, sql: str) -> tuple[str, tuple[Any, ...]]:
+        """Replace markers by `%s` in the order they appear, with the matching values."""
+        ordered: list[Any] = []
+
+        def positional(match: re.Match[str]) -> str:
+            if match.group(1) is None:
+                return "%%"
+            ordered.append(self.values[int(match.group(1))])
+            return "%s"
+
+        return _MARKER.sub(positional, sql), tuple(ordered)
+
+
+_END = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    table: str
+    action: Literal["select", "insert", "update", "delete"] = "select"
+    columns: tuple[str, ...] = ("*",)
+    conditions: tuple[_Condition, ...] = ()
+    joins: tuple[tuple[str, str, str, JoinKind], ...] = ()
+    orders: tuple[tuple[str, str], ...] = ()
+    limit: int | None = None
+    offset: int | None = None
+    rows: tuple[Mapping[str, Any], ...] = ()
+    returning: tuple[str, ...] = ()
+    conflict: _Conflict | None = None
+    all_rows: bool = False
+
+
+class QueryBuilder:
+    """`db.query_builder("users").select(["id"]).where(active=True).limit(10)`.
+
+    Every method returns a new builder (a base query can be reused safely).
+    Values are always parameters. `where("age > %s", 18)` takes a trusted SQL
+    fragment written by the programmer: its `%s` values are parameters, but the
+    fragment text itself is SQL, so never build it from user input.
+    """
+
+    def __init__(self, executor: Executor, table: str, state: _State | None = None) -> None:
+        _name(table, "/table")
+        self._executor = executor
+        self._state = state or _State(table=table)
+
+    def _with(self, **changes: Any) -> QueryBuilder:
+        return QueryBuilder(self._executor, self._state.table, replace(self._state, **changes))
+
+    # -- building ---------------------------------------------------------------------
+
+    def select(self, columns: Sequence[str] | str = "*") -> QueryBuilder:
+        names = (columns,) if isinstance(columns, str) else tuple(columns)
+        for name in names:
+            if name != "*":
+                _name(name, "/select")
+        return self._with(action="select", columns=names or ("*",))
+
+    def where(self, condition: str | None = None, /, *values: Any, **equals: Any) -> QueryBuilder:
+        """Add `AND` conditions: a trusted fragment with `%s` values, and/or `column=value`.
+
+        `column=None` becomes `column IS NULL`.
+        """
+        added = [_Condition("raw", condition, values)] if condition is not None else []
+        if condition is None and values:
+            raise _invalid("/where", "values given without a SQL fragment")
+        for column, value in equals.items():
+            _name(column, "/where")
+            added.append(_Condition("equals", column, (value,)))
+        return self._with(conditions=self._state.conditions + tuple(added))
+
+    def where_in(self, column: str, values: Sequence[Any]) -> QueryBuilder:
+        """`column IN (...)`; an empty sequence matches no row."""
+        _name(column, "/where_in")
+        condition = _Condition("in", column, tuple(values))
+        return self._with(conditions=(*self._state.conditions, condition))
+
+    def join(self, table: str, left: str, right: str, *, kind: JoinKind = "inner") -> QueryBuilder:
+        """`JOIN table ON left = right`, e.g. `join("orders", "orders.user_id", "users.id")`."""
+        _name(table, "/join")
+        _name(left, "/join")
+        _name(right, "/join")
+        if kind not in ("inner", "left", "right", "full"):
+            raise _invalid("/join", "kind must be inner, left, right or full")
+        return self._with(joins=(*self._state.joins, (table, left, right, kind)))
+
+    def order_by(self, column: str, direction: str = "ASC") -> QueryBuilder:
+        _name(column, "/order_by")
+        normalised = direction.upper() if isinstance(direction, str) else ""
+        if normalised not in _DIRECTIONS:
+            raise _invalid("/order_by", "direction must be ASC or DESC")
+        return self._with(orders=(*self._state.orders, (column, normalised)))
+
+    def limit(self, count: int) -> QueryBuilder:
+        return self._with(limit=_count(count, "/limit"))
+
+    def offset(self, count: int) -> QueryBuilder:
+        return self._with(offset=_count(count, "/offset"))
+
+    def insert(self, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> QueryBuilder:
+        """Insert one row (a mapping) or several with the same columns."""
+        batch = (rows,) if isinstance(rows, Mapping) else tuple(rows)
+        if not batch or not batch[0]:
+            raise _invalid("/insert", "nothing to insert")
+        keys = list(batch[0])
+        for column in keys:
+            _name(column, "/insert", max_parts=1)
+        if any(list(row) != keys for row in batch):
+            raise _invalid("/insert", "every row needs the same columns in the same order")
+        return self._with(action="insert", rows=batch)
+
+    def update(self, values: Mapping[str, Any], *, all_rows: bool = False) -> QueryBuilder:
+        """`UPDATE ... SET`; without a `where`, refuses to run unless `all_rows=True`."""
+        if not values:
+            raise _invalid("/update", "nothing to update")
+        for column in values:
+            _name(column, "/update", max_parts=1)
+        return self._with(action="update", rows=(dict(values),), all_rows=all_rows)
+
+    def delete(self, *, all_rows: bool = False) -> QueryBuilder:
+        """`DELETE`; without a `where`, refuses to run unless `all_rows=True`."""
+        return self._with(action="delete", all_rows=all_rows)
+
+    def returning(self, *columns: str) -> QueryBuilder:
+        for column in columns:
+            if column != "*":
+                _name(column, "/returning", max_parts=1)
+        return self._with(returning=columns)
+
+    def on_conflict(
+        self, *columns: str, update: Sequence[str] | Mapping[str, Any] | None = None
+    ) -> QueryBuilder:
+        """`ON CONFLICT (columns) DO NOTHING`, or `DO UPDATE` of the named columns.
+
+        `update=["name"]` sets `name = EXCLUDED.name`; `update={"hits": 0}` sets values.
+        """
+        for column in (*columns, *(update or ())):
+            _name(column, "/on_conflict", max_parts=1)
+        chosen = update if update is None or isinstance(update, Mapping) else tuple(update)
+        return self._with(conflict=_Conflict(tuple(columns), chosen))
+
+    # -- rendering --------------------------------------------------------------------
+
+    def to_sql(self) -> tuple[str, tuple[Any, ...]]:
+        """The statement with `%s` placeholders and its parameters, in order."""
+        from infrakit.db._render import render
+
+        parameters = _Parameters()
+        return parameters.ordered(render(self._state, parameters))
+
+    def _count_sql(self) -> tuple[str, tuple[Any, ...]]:
+        from infrakit.db._render import render_count
+
+        parameters = _Parameters()
+        return parameters.ordered(render_count(self._state, parameters))
+
+    # -- running ----------------------------------------------------------------------
+
+    @overload
+    async def get_many(self, *, row_type: None = None) -> list[dict[str, Any]]: ...
+
+    @overload
+    async def get_many(self, *, row_type: type[RowT]) -> list[RowT]: ...
+
+    async def get_many(self, *, row_type: type[Any] | None = None) -> list[Any]:
+        sql, params = self.to_sql()
+        return await self._executor.fetch_all(sql, params, row_type=row_type)
+
+    @overload
+    async def get_one(self, *, row_type: None = None) -> dict[str, Any] | None: ...
+
+    @overload
+    async def get_one(self, *, row_type: type[RowT]) -> RowT | None: ...
+
+    async def get_one(self, *, row_type: type[Any] | None = None) -> Any:
+        """The first row or None (a select gets `LIMIT 1` unless it has a limit)."""
+        query = self
+        if self._state.action == "select" and self._state.limit is None:
+            query = self.limit(1)
+        sql, params = query.to_sql()
+        return await self._executor.fetch_one(sql, params, row_type=row_type)
+
+    async def count(self) -> int:
+        """Rows matching the conditions and joins (limit and offset ignored)."""
+        sql, params = self._count_sql()
+        return int(await self._executor.fetch_value(sql, params))
+
+    async def exists(self) -> bool:
+        sql, params = self.select("*").limit(1).to_sql()
+        return bool(await self._executor.fetch_value(f"SELECT EXISTS ({sql})", params))
+
+    async def execute(self) -> int:
+        """Run an insert / update / delete; returns the affected row count."""
+        sql, params = self.to_sql()
+        return await self._executor.execute(sql, params)

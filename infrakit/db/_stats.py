@@ -1,0 +1,99 @@
+"""Query statistics: cheap to record on every query, computed only when asked for."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+__all__ = ["ConnectionStats", "StatsRecorder"]
+
+_SAMPLE_SIZE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStats:
+    """A snapshot of query and pool activity since the start (or the last reset).
+
+    Durations are in milliseconds; percentiles cover the most recent 10,000 queries.
+    `connections_lost` counts pooled connections found dead (killed, network cut).
+    """
+
+    queries: int
+    errors: int
+    errors_by_sqlstate: Mapping[str, int]
+    slow_queries: int
+    total_duration_ms: float
+    average_duration_ms: float
+    p50_duration_ms: float
+    p95_duration_ms: float
+    p99_duration_ms: float
+    max_duration_ms: float
+    pool_size: int
+    pool_idle: int
+    pool_waiting: int
+    pool_wait_ms: int
+    connections_lost: int
+    pool: Mapping[str, int] = field(default_factory=dict)
+
+
+class StatsRecorder:
+    """Counters and a bounded sample of durations; no locks (one event loop)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.queries = 0
+        self.slow_queries = 0
+        self.total_seconds = 0.0
+        self.max_seconds = 0.0
+        self.connections_lost = 0
+        self.errors_by_sqlstate: Counter[str] = Counter()
+        self.durations: deque[float] = deque(maxlen=_SAMPLE_SIZE)
+
+    def record(self, seconds: float) -> None:
+        self.queries += 1
+        self.total_seconds += seconds
+        self.durations.append(seconds)
+        if seconds > self.max_seconds:
+            self.max_seconds = seconds
+
+    def record_error(self, sqlstate: str | None) -> None:
+        self.errors_by_sqlstate[sqlstate or "none"] += 1
+
+    def snapshot(self, pool: Mapping[str, int]) -> ConnectionStats:
+        """Freeze the counters, adding the psycopg_pool figures given in `pool`."""
+        p50, p95, p99 = _percentiles(sorted(self.durations))
+        average = self.total_seconds / self.queries if self.queries else 0.0
+        return ConnectionStats(
+            queries=self.queries,
+            errors=sum(self.errors_by_sqlstate.values()),
+            errors_by_sqlstate=MappingProxyType(dict(self.errors_by_sqlstate)),
+            slow_queries=self.slow_queries,
+            total_duration_ms=self.total_seconds * 1000,
+            average_duration_ms=average * 1000,
+            p50_duration_ms=p50 * 1000,
+            p95_duration_ms=p95 * 1000,
+            p99_duration_ms=p99 * 1000,
+            max_duration_ms=self.max_seconds * 1000,
+            pool_size=pool.get("pool_size", 0),
+            pool_idle=pool.get("pool_available", 0),
+            pool_waiting=pool.get("requests_waiting", 0),
+            pool_wait_ms=pool.get("requests_wait_ms", 0),
+            connections_lost=self.connections_lost
+            + pool.get("connections_lost", 0)
+            + pool.get("returns_bad", 0),
+            pool=MappingProxyType(dict(pool)),
+        )
+
+
+def _percentiles(ordered: list[float]) -> tuple[float, float, float]:
+    if not ordered:
+        return 0.0, 0.0, 0.0
+    if len(ordered) == 1:
+        return ordered[0], ordered[0], ordered[0]
+    cuts = statistics.quantiles(ordered, n=100, method="inclusive")
+    return cuts[49], cuts[94], cuts[98]
