@@ -9,13 +9,11 @@ from infrakit.log._file import FileTransport
 from infrakit.log._logger import get_logger, log_context
 from infrakit.log._protocol import Logger, LogTransport
 from infrakit.log._queue import QueuedTransport
-from infrakit.log._redact import REDACTED
 from infrakit.log._render import render_json, render_pretty
 from infrakit.log._stdlib import intercept_stdlib
 from infrakit.log._stream import ConsoleTransport, JsonTransport
 
 __all__ = [
-    "REDACTED",
     "ConsoleTransport",
     "FileTransport",
     "JsonTransport",

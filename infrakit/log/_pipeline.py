@@ -76,7 +76,7 @@ class Pipeline:
 
 def report_transport_failure(transport: object, error: BaseException) -> None:
     """Say on stderr that a transport failed, as stdlib's `Handler.handleError` does."""
-    stream = sys.__stderr__
+    stream = sys.stderr or sys.__stderr__
     if stream is None:  # no stderr at all (pythonw, daemons): nowhere to say it
         return
     with contextlib.suppress(Exception):  # stderr may be closed at interpreter shutdown

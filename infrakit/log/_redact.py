@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 REDACTED = "***"
+TOO_DEEP = "[nested too deep]"
+MAX_DEPTH = 8
 
 DEFAULT_SENSITIVE_KEYS: tuple[str, ...] = (
     "password",
@@ -46,20 +48,26 @@ class Redactor:
     def redact(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         """A copy of `fields` with sensitive keys masked, recursing into dicts and lists."""
         return {
-            key: REDACTED if self.is_sensitive(key) else self._value(value)
+            key: REDACTED if self.is_sensitive(key) else self._value(value, 1)
             for key, value in fields.items()
         }
 
-    def _value(self, value: Any) -> Any:
+    def _value(self, value: Any, depth: int) -> Any:
+        """Containers are copied with secrets masked; past `MAX_DEPTH` (or in a cycle) the
+        rest is replaced by a marker, since what is not inspected must not be written."""
         if isinstance(value, Mapping):
+            if depth > MAX_DEPTH:
+                return TOO_DEEP
             return {
                 key: REDACTED
                 if isinstance(key, str) and self.is_sensitive(key)
-                else self._value(item)
+                else self._value(item, depth + 1)
                 for key, item in value.items()
             }
         if isinstance(value, list | tuple):
-            return [self._value(item) for item in value]
+            if depth > MAX_DEPTH:
+                return TOO_DEEP
+            return [self._value(item, depth + 1) for item in value]
         return value
 
 

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import json
+import uuid
+
+from infrakit.log import LogEntry, get_logger, log_context, render_json
+from tests.log.conftest import JsonCapture
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+def test_schema_is_flat_and_ordered(captured: JsonCapture) -> None:
+    logger = get_logger("app.orders").with_context(request_id="r1")
+    with log_context(tenant="acme"):
+        logger.info("placed", order_id=7, total=12.5)
+    assert len(captured.lines) == 1
+    record = captured.records[0]
+    assert list(record) == [
+        "time",
+        "level",
+        "logger",
+        "message",
+        "tenant",
+        "request_id",
+        "order_id",
+        "total",
+    ]
+    assert record["level"] == "INFO"
+    assert record["logger"] == "app.orders"
+    assert record["message"] == "placed"
+    assert record["order_id"] == 7
+
+
+def test_time_is_rfc3339_utc_with_microseconds() -> None:
+    entry = LogEntry(1_700_000_000.25, "INFO", 20, "t", "m")
+    record = json.loads(render_json(entry))
+    assert record["time"] == "2023-11-14T22:13:20.250000Z"
+    parsed = dt.datetime.fromisoformat(record["time"])
+    assert parsed == entry.datetime
+
+
+def test_exception_is_its_own_object(captured: JsonCapture) -> None:
+    try:
+        raise ValueError("bad value")
+    except ValueError:
+        get_logger("app").exception("failed", attempt=2)
+    record = captured.records[0]
+    assert record["level"] == "ERROR"
+    assert record["attempt"] == 2
+    assert record["exception"]["type"] == "ValueError"
+    assert record["exception"]["message"] == "bad value"
+    assert record["exception"]["traceback"].startswith("Traceback (most recent call last)")
+    assert list(record)[-1] == "exception"
+
+
+def test_values_json_cannot_encode_are_rendered_not_lost(captured: JsonCapture) -> None:
+    identifier = uuid.UUID(int=1)
+    get_logger("app").info(
+        "odd values",
+        when=dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+        amount=decimal.Decimal("1.10"),
+        colour=Colour.RED,
+        tags={"a"},
+        raw=b"bytes",
+        identifier=identifier,
+        text='héllo "quoted"\nnewline',
+    )
+    assert len(captured.lines) == 1
+    record = captured.records[0]
+    assert record["when"] == "2024-01-02T03:04:05+00:00"
+    assert record["amount"] == "1.10"
+    assert record["colour"] == "red"
+    assert record["tags"] == ["a"]
+    assert record["raw"] == "bytes"
+    assert record["identifier"] == str(identifier)
+    assert record["text"] == 'héllo "quoted"\nnewline'
+
+
+def test_a_cyclic_value_is_cut_at_the_depth_limit(captured: JsonCapture) -> None:
+    cyclic: list[object] = []
+    cyclic.append(cyclic)
+    get_logger("app").info("cycle", cyclic=cyclic, fine=1)
+    record = captured.records[0]
+    depth = 0
+    value = record["cyclic"]
+    while isinstance(value, list):
+        value, depth = value[0], depth + 1
+    assert (value, depth) == ("[nested too deep]", 8)
+    assert record["fine"] == 1
+
+
+def test_a_field_that_cannot_be_encoded_degrades_to_repr() -> None:
+    cyclic: dict[str, object] = {}
+    cyclic["self"] = cyclic
+    entry = LogEntry(0.0, "INFO", 20, "t", "m", metadata={"cyclic": cyclic, "fine": 1})
+    record = json.loads(render_json(entry))
+    assert record["cyclic"] == "{'self': {...}}"
+    assert record["fine"] == 1
+
+
+def test_non_string_keys_do_not_lose_the_record(captured: JsonCapture) -> None:
+    get_logger("app").info("keys", mapping={(1, 2): "tuple key", 3: "int key"}, fine=1)
+    record = captured.records[0]
+    assert record["fine"] == 1
+    assert record["mapping"]["3"] == "int key"

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import io
+import logging
+
+from infrakit.log import configure_logging, get_logger, intercept_stdlib, shutdown_logging
+from tests.log.conftest import JsonCapture, MemoryTransport
+
+
+def test_stdlib_records_reach_our_transports_once(captured: JsonCapture) -> None:
+    library_output = io.StringIO()
+    uvicorn_logger = logging.getLogger("uvicorn.error")
+    own_handler = logging.StreamHandler(library_output)
+    uvicorn_logger.addHandler(own_handler)  # as uvicorn's default log config does
+    try:
+        intercept_stdlib()
+        intercept_stdlib()  # idempotent: still one line per record
+        uvicorn_logger.info("Started server process [%d]", 42, extra={"client": "1.2.3.4"})
+    finally:
+        shutdown_logging()
+        uvicorn_logger.removeHandler(own_handler)
+    assert len(captured.records) == 1
+    record = captured.records[0]
+    assert record["logger"] == "uvicorn.error"
+    assert record["level"] == "INFO"
+    assert record["message"] == "Started server process [42]"
+    assert record["client"] == "1.2.3.4"
+    assert library_output.getvalue() == ""
+
+
+def test_levels_apply_to_stdlib_names(memory: MemoryTransport) -> None:
+    configure_logging("DEBUG", sinks=[memory], levels={"psycopg": "WARNING"}, stdlib=True)
+    logging.getLogger("psycopg.pool").info("noisy")
+    logging.getLogger("psycopg.pool").warning("kept")
+    logging.getLogger("websockets.server").debug("debug kept")
+    assert memory.messages == ["kept", "debug kept"]
+
+
+def test_stdlib_exceptions_and_extras_are_redacted(captured: JsonCapture) -> None:
+    intercept_stdlib()
+    try:
+        raise OSError("connection refused")
+    except OSError:
+        logging.getLogger("psycopg").exception("connect failed", extra={"password": "pw"})
+    record = captured.records[0]
+    assert record["password"] == "***"
+    assert record["exception"]["type"] == "OSError"
+    assert record["level"] == "ERROR"
+
+
+def test_root_level_follows_the_configuration(memory: MemoryTransport) -> None:
+    intercept_stdlib()
+    assert logging.getLogger().level == logging.DEBUG
+    configure_logging("WARNING", sinks=[memory], levels={"app": "INFO"})
+    assert logging.getLogger().level == logging.INFO
+
+
+def test_shutdown_restores_stdlib_as_it_was(memory: MemoryTransport) -> None:
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level)
+    access = logging.getLogger("uvicorn.access")
+    access.propagate = False
+    try:
+        intercept_stdlib()
+        assert logging.getLogger("uvicorn.access").propagate is True
+        assert len(root.handlers) == 1
+        shutdown_logging()
+        assert (list(root.handlers), root.level) == before
+        assert access.propagate is False
+        logging.getLogger("after").warning("not intercepted any more")
+        assert memory.messages == []
+    finally:
+        access.propagate = True
+
+
+def test_a_transport_logging_through_stdlib_does_not_loop() -> None:
+    class Chatty(MemoryTransport):
+        def log(self, entry: object) -> None:
+            logging.getLogger("chatty").warning("writing")
+            super().log(entry)  # type: ignore[arg-type]
+
+    chatty = Chatty()
+    configure_logging("INFO", sinks=[chatty], stdlib=True)
+    get_logger("app").info("once")
+    # the transport's own stdlib line is delivered once; the re-entrant one is dropped
+    assert chatty.messages == ["writing", "once"]

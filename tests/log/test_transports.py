@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from infrakit.errors import ConfigurationError
+from infrakit.log import (
+    ConsoleTransport,
+    FileTransport,
+    LogEntry,
+    LogTransport,
+    QueuedTransport,
+    configure_logging,
+    get_logger,
+    shutdown_logging,
+)
+from tests.log.conftest import MemoryTransport
+
+
+def entry(message: str = "hello", **metadata: object) -> LogEntry:
+    return LogEntry(time.time(), "INFO", 20, "app.test", message, {"request_id": "r"}, metadata)
+
+
+def test_builtins_satisfy_the_transport_protocol(tmp_path: Path) -> None:
+    file_transport = FileTransport(tmp_path / "app.log")
+    queued = QueuedTransport(MemoryTransport())
+    try:
+        for transport in (ConsoleTransport(), file_transport, queued, MemoryTransport()):
+            assert isinstance(transport, LogTransport)
+    finally:
+        file_transport.close()
+        queued.close()
+
+
+def test_console_line_is_readable_and_uncoloured_off_a_terminal() -> None:
+    stream = io.StringIO()
+    ConsoleTransport(stream).log(entry("started", port=8000, note="two words"))
+    line = stream.getvalue()
+    assert "\x1b[" not in line
+    assert "INFO     app.test started  request_id=r port=8000 note='two words'" in line
+    assert line.endswith("\n")
+
+
+def test_console_colours_when_forced() -> None:
+    stream = io.StringIO()
+    ConsoleTransport(stream, colour=True).log(entry())
+    assert "\x1b[32mINFO" in stream.getvalue()
+
+
+def test_console_prints_the_traceback_below_the_line() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", sinks=[ConsoleTransport(stream)])
+    try:
+        raise RuntimeError("exploded")
+    except RuntimeError:
+        get_logger("app").exception("failed")
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith("ERROR    app failed")
+    assert lines[1] == "Traceback (most recent call last):"
+    assert lines[-1] == "RuntimeError: exploded"
+
+
+def test_file_transport_writes_json_lines_and_rotates(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    transport = FileTransport(path, rotation="300 B", retention=2)
+    for number in range(20):
+        transport.log(entry("line", number=number))
+    transport.close()
+    files = sorted(tmp_path.iterdir())
+    assert 2 <= len(files) <= 3  # the current file plus at most two kept by retention
+    last = [json.loads(line) for line in path.read_text().splitlines()]
+    assert last[-1]["number"] == 19
+    assert all(record["message"] == "line" for record in last)
+
+
+def test_file_transport_from_a_path_sink_uses_the_format(tmp_path: Path) -> None:
+    path = tmp_path / "pretty.log"
+    configure_logging("INFO", format="pretty", sinks=[str(path)])
+    get_logger("files").info("to a file", size=1)
+    shutdown_logging()
+    assert "INFO     files to a file  size=1" in path.read_text()
+
+
+def test_file_transport_rejects_bad_rotation(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="Invalid file log options"):
+        FileTransport(tmp_path / "bad.log", rotation="every full moon")
+
+
+class SlowTransport(MemoryTransport):
+    def __init__(self, delay: float = 0.0) -> None:
+        super().__init__()
+        self.delay = delay
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def log(self, entry: LogEntry) -> None:
+        self.gate.wait()
+        time.sleep(self.delay)
+        super().log(entry)
+
+
+def test_queued_flush_loses_nothing() -> None:
+    slow = SlowTransport(delay=0.0005)
+    queued = QueuedTransport(slow, max_size=1_000, overflow="block")
+    for number in range(300):
+        queued.log(entry(str(number)))
+    queued.flush()
+    assert slow.messages == [str(number) for number in range(300)]
+    assert queued.pending == 0
+    assert queued.dropped == 0
+    queued.close()
+
+
+def test_shutdown_logging_drains_the_non_blocking_queue() -> None:
+    slow = SlowTransport(delay=0.001)
+    configure_logging("INFO", sinks=[slow], non_blocking=True, queue_size=500)
+    logger = get_logger("queued")
+    for number in range(200):
+        logger.info("record", number=number)
+    assert len(slow.entries) < 200  # still queued: the caller did not wait for the sink
+    shutdown_logging()
+    assert [item.metadata["number"] for item in slow.entries] == list(range(200))
+
+
+def test_drop_policy_counts_what_it_discards() -> None:
+    slow = SlowTransport()
+    slow.gate.clear()  # the sink is stuck: the queue fills up
+    queued = QueuedTransport(slow, max_size=10, overflow="drop")
+    for number in range(50):
+        queued.log(entry(str(number)))
+    assert queued.dropped >= 39  # one may already be held by the worker
+    slow.gate.set()
+    queued.close()
+    assert len(slow.entries) + queued.dropped == 50
+    assert slow.messages == sorted(slow.messages, key=int)
+
+
+def test_block_policy_waits_for_room_and_keeps_everything() -> None:
+    slow = SlowTransport()
+    slow.gate.clear()
+    queued = QueuedTransport(slow, max_size=5, overflow="block")
+
+    def produce() -> None:
+        for number in range(30):
+            queued.log(entry(str(number)))
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    producer.join(timeout=0.2)
+    assert producer.is_alive()  # blocked on the full queue
+    slow.gate.set()
+    producer.join()
+    queued.close()
+    assert slow.messages == [str(number) for number in range(30)]
+    assert queued.dropped == 0
+
+
+def test_records_after_close_are_written_through() -> None:
+    memory = MemoryTransport()
+    queued = QueuedTransport(memory)
+    queued.close()
+    queued.close()
+    queued.log(entry("late"))
+    assert memory.messages == ["late"]
+
+
+def test_queued_transport_validates_its_options() -> None:
+    with pytest.raises(ConfigurationError):
+        QueuedTransport(MemoryTransport(), max_size=0)
+    with pytest.raises(ConfigurationError):
+        QueuedTransport(MemoryTransport(), overflow="spill")  # type: ignore[arg-type]
