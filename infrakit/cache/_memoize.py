@@ -178,21 +178,44 @@ class MemoizeMixin:
             TypeError: `fn` is not an async function.
         """
         backend: MemoizeBackend = self  # type: ignore[assignment]
-        decorated: F | Callable[[F], F] = memoize(
-            fn, cache=backend, ttl=ttl, key_fn=key_fn, cache_none=cache_none, type=type
-        )
-        return decorated
+        if fn is None:
+            return memoize(cache=backend, ttl=ttl, key_fn=key_fn, cache_none=cache_none, type=type)
+        return memoize(fn, cache=backend, ttl=ttl, key_fn=key_fn, cache_none=cache_none, type=type)
+
+
+@overload
+def memoize(
+    fn: F,
+    *,
+    cache: MemoizeBackend,
+    ttl: TtlPolicy = ...,
+    key_fn: Callable[..., str] | None = ...,
+    cache_none: bool = ...,
+    type: Any = ...,
+) -> F: ...
+
+
+@overload
+def memoize(
+    fn: None = None,
+    *,
+    cache: MemoizeBackend,
+    ttl: TtlPolicy = ...,
+    key_fn: Callable[..., str] | None = ...,
+    cache_none: bool = ...,
+    type: Any = ...,
+) -> Callable[[F], F]: ...
 
 
 def memoize(
-    fn: Any = None,
+    fn: F | None = None,
     *,
     cache: MemoizeBackend,
     ttl: TtlPolicy = None,
     key_fn: Callable[..., str] | None = None,
     cache_none: bool = False,
     type: Any = None,
-) -> Any:
+) -> F | Callable[[F], F]:
     """`cache.memoize(...)` as a free function: `memoize(fn, cache=cache, ttl=60)`.
 
     Args and returns are those of `Cache.memoize`; `cache` is any infrakit cache.

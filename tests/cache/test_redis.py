@@ -67,7 +67,8 @@ async def test_a_value_that_does_not_serialise_names_key_and_type(redis_cache: A
         await redis_cache.set("opaque-key", Opaque())
     error = raised.value
     assert error.code == "CACHE_SERIALIZATION_ERROR"
-    assert "opaque-key" in error.message and "Opaque" in error.message
+    assert "opaque-key" in error.message
+    assert "Opaque" in error.message
     assert "s3cr3t" not in error.message
     with pytest.raises(CacheError):
         await redis_cache.set_multiple({"fine": 1, "bad": Opaque()})

@@ -1,0 +1,140 @@
+"""TieredCache: local copies, and their invalidation across instances and processes."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from tests.cache.conftest import dispose, make_tiered, unique_prefix
+
+pytestmark = pytest.mark.redis
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Item(BaseModel):
+    sku: str
+
+
+async def eventually(check: Any, within: float = 3.0) -> None:
+    """Wait for an asynchronous invalidation to arrive (pub/sub delivery is not instant)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "invalidation never arrived"
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def pair(redis_url: str) -> AsyncIterator[tuple[Any, Any]]:
+    prefix = unique_prefix()
+    first, second = make_tiered(redis_url, prefix), make_tiered(redis_url, prefix)
+    await first.start()
+    await second.start()
+    try:
+        yield first, second
+    finally:
+        await dispose(first)
+        await second.close()
+
+
+async def test_reads_are_served_locally_once_copied(pair: tuple[Any, Any]) -> None:
+    first, second = pair
+    await first.set("key", "value")
+    assert await second.get("key") == "value"  # copied from Redis
+    assert await second.get("key") == "value"
+    stats, local = await second.get_stats(), await second.memory.get_stats()
+    assert (stats.hits, stats.misses, local.hits, local.misses) == (2, 0, 1, 1)
+
+
+async def test_writes_elsewhere_drop_local_copies(pair: tuple[Any, Any]) -> None:
+    first, second = pair
+    await first.set("key", 1)
+    assert await second.get("key") == 1
+    await first.set("key", 2)
+    await eventually(lambda: _equals(second, "key", 2))
+    await first.set_multiple({"key": 3, "other": 4})
+    await eventually(lambda: _equals(second, "key", 3))
+    await first.delete("key")
+    await eventually(lambda: _equals(second, "key", None))
+    assert await second.get("other") == 4
+    await first.clear()
+    await eventually(lambda: _equals(second, "other", None))
+
+
+async def test_own_writes_keep_the_local_copy(pair: tuple[Any, Any]) -> None:
+    first, _ = pair
+    await first.set("mine", "kept")
+    await asyncio.sleep(0.05)  # our own announcement has arrived and been ignored
+    assert await first.memory.get("mine") == "kept"
+
+
+async def test_local_copies_are_rebuilt_as_the_named_type(pair: tuple[Any, Any]) -> None:
+    first, second = pair
+    await first.set("item", Item(sku="a-1"))
+    assert await second.get("item") == {"sku": "a-1"}
+    assert await second.get("item", type=Item) == Item(sku="a-1")
+    assert await second.get_multiple(["item"], type=Item) == {"item": Item(sku="a-1")}
+
+
+async def test_a_local_copy_never_outlives_the_redis_entry(pair: tuple[Any, Any]) -> None:
+    first, second = pair
+    await first.set("short", 1, ttl=0.3)
+    assert await second.get("short") == 1
+    await asyncio.sleep(0.5)
+    assert await second.get("short") is None
+
+
+async def _equals(cache: Any, key: str, expected: Any) -> bool:
+    return bool(await cache.get(key) == expected)
+
+
+READER = """
+import asyncio, sys
+from infrakit.cache import MemoryCache, RedisCache, TieredCache
+
+async def main(url, prefix):
+    cache = TieredCache(MemoryCache(), RedisCache(url, prefix=prefix))
+    async with cache:
+        print(await cache.get("shared"), flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        for _ in range(300):
+            if await cache.memory.get("shared") is None:
+                print("dropped", flush=True)
+                return
+            await asyncio.sleep(0.01)
+        print("stale", flush=True)
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+async def test_a_write_drops_the_copy_held_by_another_process(redis_url: str) -> None:
+    cache = make_tiered(redis_url, unique_prefix())
+    try:
+        await cache.set("shared", "v1")
+        reader = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            READER,
+            redis_url,
+            cache.redis.prefix,
+            cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert reader.stdout is not None
+        assert reader.stdin is not None
+        assert (await asyncio.wait_for(reader.stdout.readline(), 30)).strip() == b"v1"
+        await cache.set("shared", "v2")
+        reader.stdin.write(b"go\n")
+        stdout, _ = await asyncio.wait_for(reader.communicate(), 30)
+        assert stdout.decode().strip() == "dropped"
+    finally:
+        await dispose(cache)
