@@ -1,6 +1,6 @@
 """Errors with identity: a stable code, an HTTP status and an RFC 9457 problem form.
 
-Only the names in `__all__` are public.
+Only the names in `__all__` are public; see `docs/errors.md`.
 """
 
 from infrakit.errors._core import (
@@ -9,6 +9,7 @@ from infrakit.errors._core import (
     ConflictError,
     DatabaseError,
     DomainBusinessRuleError,
+    DomainConflictError,
     DomainError,
     DomainNotFoundError,
     DomainValidationError,
@@ -26,6 +27,15 @@ from infrakit.errors._core import (
     ValidationError,
 )
 from infrakit.errors._dependency import MissingDependencyError, import_optional
+from infrakit.errors._domain import DomainErrors, EntityNotFoundError, domain_errors
+from infrakit.errors._middleware import ProblemDetailsMiddleware, WSGIProblemDetailsMiddleware
+from infrakit.errors._problem import (
+    ProblemResponse,
+    ensure_request_id,
+    log_exception,
+    problem_from_exception,
+    problem_response,
+)
 
 __all__ = [
     "AppError",
@@ -33,9 +43,12 @@ __all__ = [
     "ConflictError",
     "DatabaseError",
     "DomainBusinessRuleError",
+    "DomainConflictError",
     "DomainError",
+    "DomainErrors",
     "DomainNotFoundError",
     "DomainValidationError",
+    "EntityNotFoundError",
     "FieldError",
     "ForbiddenError",
     "InfrastructureError",
@@ -43,11 +56,19 @@ __all__ = [
     "MissingDependencyError",
     "NetworkError",
     "NotFoundError",
+    "ProblemDetailsMiddleware",
+    "ProblemResponse",
     "RateLimitedError",
     "ServiceError",
     "SystemFailureError",
     "TechnicalError",
     "UnauthorizedError",
     "ValidationError",
+    "WSGIProblemDetailsMiddleware",
+    "domain_errors",
+    "ensure_request_id",
     "import_optional",
+    "log_exception",
+    "problem_from_exception",
+    "problem_response",
 ]

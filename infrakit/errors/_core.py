@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import http
+import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, ClassVar, TypedDict
+from typing import Any, ClassVar
+
+from infrakit.errors._validation import FieldError, field_errors_from
 
 __all__ = [
     "AppError",
@@ -13,6 +16,7 @@ __all__ = [
     "ConflictError",
     "DatabaseError",
     "DomainBusinessRuleError",
+    "DomainConflictError",
     "DomainError",
     "DomainNotFoundError",
     "DomainValidationError",
@@ -31,13 +35,19 @@ __all__ = [
 ]
 
 _GENERIC_DETAIL = "An internal error occurred."
+_CODE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*\Z")
 
 
-class FieldError(TypedDict):
-    """One rejected field: a JSON pointer to it and what was wrong (never the value)."""
+def _check_code(code: object, error_type: type[Exception]) -> None:
+    if not isinstance(code, str) or not _CODE.match(code):
+        raise error_type(f"error code must be UPPER_SNAKE_CASE, got {code!r}")
 
-    pointer: str
-    detail: str
+
+def _check_status(status: object, error_type: type[Exception]) -> None:
+    if not isinstance(status, int) or not 400 <= status <= 599:
+        raise error_type(
+            f"error status_code must be an HTTP error status (400-599), got {status!r}"
+        )
 
 
 class AppError(Exception):
@@ -68,11 +78,25 @@ class AppError(Exception):
         super().__init__(self.message)
         self.details: Mapping[str, Any] = MappingProxyType(dict(details or {}))
         if code is not None:
+            _check_code(code, ValueError)
             self.code = code  # type: ignore[misc]
         if status_code is not None:
+            _check_status(status_code, ValueError)
             self.status_code = status_code  # type: ignore[misc]
         if cause is not None:
             self.__cause__ = cause
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Refuse, at class creation, a code or status that could not be sent as declared."""
+        super().__init_subclass__(**kwargs)
+        _check_code(cls.code, TypeError)
+        _check_status(cls.status_code, TypeError)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuild without calling __init__, whose signature varies between subclasses;
+        # the read-only details proxy cannot be pickled, so it travels as a dict.
+        state = {**self.__dict__, "details": dict(self.details)}
+        return (_restore_error, (type(self), self.args, state))
 
     def __str__(self) -> str:
         return self.message
@@ -133,18 +157,24 @@ class ServiceError(AppError):
 
 
 class NotFoundError(AppError):
+    """The addressed resource does not exist (404)."""
+
     code = "NOT_FOUND"
     status_code = 404
     default_message = "The resource was not found."
 
 
 class ConflictError(AppError):
+    """The request conflicts with the current state, e.g. a duplicate key (409)."""
+
     code = "CONFLICT"
     status_code = 409
     default_message = "The request conflicts with the current state."
 
 
 class UnauthorizedError(AppError):
+    """The caller is not authenticated; sends `WWW-Authenticate: <scheme>` (401)."""
+
     code = "UNAUTHORIZED"
     status_code = 401
     default_message = "Authentication is required."
@@ -161,12 +191,16 @@ class UnauthorizedError(AppError):
 
 
 class ForbiddenError(AppError):
+    """The caller is authenticated but not allowed to do this (403)."""
+
     code = "FORBIDDEN"
     status_code = 403
     default_message = "Permission denied."
 
 
 class RateLimitedError(AppError):
+    """The caller sent too many requests; sends `Retry-After` when known (429)."""
+
     code = "RATE_LIMITED"
     status_code = 429
     default_message = "Too many requests."
@@ -193,12 +227,24 @@ class DomainError(AppError):
 
 
 class DomainNotFoundError(DomainError, NotFoundError):
+    """A domain entity does not exist; caught by `except NotFoundError` too (404)."""
+
     code = "NOT_FOUND"
     status_code = 404
     default_message = "The resource was not found."
 
 
+class DomainConflictError(DomainError, ConflictError):
+    """A domain rule found the resource in a state that forbids the change (409)."""
+
+    code = "CONFLICT"
+    status_code = 409
+    default_message = "The request conflicts with the current state."
+
+
 class DomainBusinessRuleError(DomainError):
+    """The request is well formed but breaks a business rule (422)."""
+
     code = "BUSINESS_RULE_VIOLATION"
     status_code = 422
     default_message = "The operation breaks a business rule."
@@ -212,11 +258,15 @@ class InfrastructureError(AppError):
 
 
 class DatabaseError(InfrastructureError):
+    """A database operation failed; the message stays in the logs (500)."""
+
     code = "DATABASE_ERROR"
     default_message = "A database operation failed."
 
 
 class NetworkError(InfrastructureError):
+    """A call to another service failed (502 Bad Gateway)."""
+
     code = "NETWORK_ERROR"
     status_code = 502
     default_message = "A network call failed."
@@ -241,12 +291,17 @@ class ValidationError(InfrastructureError):
 
     @classmethod
     def from_pydantic(cls, error: Any, message: str | None = None) -> ValidationError:
-        """Translate a `pydantic.ValidationError`, dropping the rejected input values."""
-        field_errors = [
-            FieldError(pointer=_json_pointer(item["loc"]), detail=item["msg"])
-            for item in error.errors(include_input=False, include_url=False)
-        ]
-        return cls(message, errors=field_errors, cause=error)
+        """Translate a `pydantic.ValidationError`, never echoing the rejected input values.
+
+        Args:
+            error: a `pydantic.ValidationError`, or anything with a pydantic-style
+                `errors()` (FastAPI's `RequestValidationError`).
+            message: the problem `detail`; defaults to `default_message`.
+
+        Returns:
+            The error, with one `FieldError` per rejected field and `error` as its cause.
+        """
+        return cls(message, errors=field_errors_from(error), cause=error)
 
     def to_problem(
         self, instance: str | None = None, *, expose_internal: bool = False
@@ -257,6 +312,8 @@ class ValidationError(InfrastructureError):
 
 
 class DomainValidationError(DomainError, ValidationError):
+    """Input broke a domain validation rule; carries `errors` like `ValidationError` (422)."""
+
     code = "VALIDATION_ERROR"
     status_code = 422
     default_message = "The input is not valid."
@@ -270,11 +327,15 @@ class TechnicalError(AppError):
 
 
 class ConfigurationError(TechnicalError):
+    """The configuration is missing or malformed (500)."""
+
     code = "CONFIGURATION_ERROR"
     default_message = "The configuration is not valid."
 
 
 class InitializationError(TechnicalError):
+    """A component could not start (500)."""
+
     code = "INITIALIZATION_ERROR"
     default_message = "A component failed to start."
 
@@ -286,6 +347,9 @@ class SystemFailureError(TechnicalError):
     default_message = "A system failure occurred."
 
 
-def _json_pointer(location: Iterable[int | str]) -> str:
-    parts = (str(part).replace("~", "~0").replace("/", "~1") for part in location)
-    return "/" + "/".join(parts)
+def _restore_error(cls: type[AppError], args: tuple[Any, ...], state: dict[str, Any]) -> AppError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    error.details = MappingProxyType(state["details"])
+    return error

@@ -1,0 +1,222 @@
+"""Exceptions as HTTP problem responses, and their log records: shared by every integration.
+
+Framework-free: the ASGI and WSGI middlewares and any framework's own exception
+handler build the same status, headers and body here, and log the same record.
+"""
+
+from __future__ import annotations
+
+import http
+import json
+import logging
+import re
+import traceback
+import uuid
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import quote
+
+from infrakit.errors._core import AppError
+
+if TYPE_CHECKING:
+    from infrakit.log import Logger
+
+__all__ = [
+    "ProblemResponse",
+    "ensure_request_id",
+    "log_exception",
+    "problem_from_exception",
+    "problem_response",
+]
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}\Z")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*\Z")
+_RESERVED_HEADERS = frozenset({"content-type", "content-length"})
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
+_default_logger = logging.getLogger("infrakit.errors")
+
+
+class ProblemResponse(NamedTuple):
+    """What to send: unpack it as `status, headers, body = problem_response(error)`.
+
+    Header names are lower case (ASGI requires it, WSGI accepts it).
+    """
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+def ensure_request_id(candidate: str | None) -> str:
+    """Return `candidate` when it is a sane correlation id, else a new uuid4 hex.
+
+    A client-sent id is echoed in logs and headers, so only 1-128 characters of
+    `A-Z a-z 0-9 . _ : + / = -` are trusted; anything else could forge log lines.
+    """
+    if candidate is not None and _REQUEST_ID.match(candidate):
+        return candidate
+    return uuid.uuid4().hex
+
+
+def problem_from_exception(
+    error: BaseException,
+    *,
+    instance: str | None = None,
+    debug: bool = False,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """Return the RFC 9457 problem for any exception, safe to send in production.
+
+    An `AppError` gives its own `to_problem()`; anything else is a 500 with code
+    `INTERNAL_ERROR` that says nothing about the failure.
+
+    Args:
+        error: the exception to describe.
+        instance: the URI of this occurrence, usually the request path.
+        debug: add `exception_type`, `exception_message` and `traceback` and show
+            internal messages. Never in production: the traceback may quote anything.
+        request_id: the correlation id, added as the `request_id` extension.
+
+    Returns:
+        A JSON-ready dict whose `status` is the status to send.
+    """
+    app_error = error if isinstance(error, AppError) else AppError()
+    problem = app_error.to_problem(instance, expose_internal=debug)
+    if request_id is not None:
+        problem["request_id"] = request_id
+    if debug:
+        problem["exception_type"] = _qualified_name(type(error))
+        problem["exception_message"] = _safe_str(error)
+        problem["traceback"] = "".join(traceback.format_exception(error))
+    return problem
+
+
+def problem_response(
+    error: BaseException,
+    *,
+    instance: str | None = None,
+    debug: bool = False,
+    request_id: str | None = None,
+    request_id_header: str = "X-Request-ID",
+) -> ProblemResponse:
+    """Return the status, headers and JSON body of the problem for `error`.
+
+    Headers are `content-type: application/problem+json`, `content-length`, the
+    request id (when given) and the error's own `headers` (`Retry-After`,
+    `WWW-Authenticate`); an error header that is malformed or would replace one of
+    these is dropped.
+
+    Args:
+        error: the exception to answer with.
+        instance: the URI of this occurrence, usually the request path.
+        debug: see `problem_from_exception`.
+        request_id: the correlation id for the body and the response header.
+        request_id_header: the response header that carries `request_id`.
+
+    Returns:
+        A `ProblemResponse` whose status equals the body's `status`.
+    """
+    problem = problem_from_exception(error, instance=instance, debug=debug, request_id=request_id)
+    body = json.dumps(problem, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    reserved = _RESERVED_HEADERS | {request_id_header.lower()}
+    headers = [
+        (name.lower(), value)
+        for name, value in _error_headers(error)
+        if name.lower() not in reserved and _HEADER_NAME.match(name) and _HEADER_VALUE.match(value)
+    ]
+    headers += [("content-type", PROBLEM_CONTENT_TYPE), ("content-length", str(len(body)))]
+    if request_id is not None:
+        headers.append((request_id_header.lower(), request_id))
+    return ProblemResponse(int(problem["status"]), tuple(headers), body)
+
+
+def log_exception(
+    error: BaseException,
+    *,
+    request_id: str,
+    logger: Logger | logging.Logger | None = None,
+    method: str = "-",
+    path: str = "-",
+) -> None:
+    """Log `error` with its request id: 5xx at ERROR with the traceback, 4xx at DEBUG.
+
+    Call it from the `except` block: an `infrakit.log.Logger` attaches the exception
+    being handled. The record carries `request_id`, `method`, `path`, `status`,
+    `code` and `error_type` (as `extra` fields for a stdlib logger); `path` should
+    exclude the query string, which may hold tokens.
+
+    Args:
+        error: the exception being answered.
+        request_id: the id sent to the client, so a report can be matched to this line.
+        logger: an `infrakit.log.Logger` or a stdlib logger; defaults to the stdlib
+            `infrakit.errors` logger (route it with `infrakit.log.intercept_stdlib()`).
+        method: the request method.
+        path: the request path.
+    """
+    report_exception(error, request_id=request_id, logger=logger, method=method, path=path)
+
+
+def report_exception(
+    error: BaseException,
+    *,
+    request_id: str,
+    logger: Logger | logging.Logger | None,
+    method: str,
+    path: str,
+    note: str = "",
+) -> None:
+    """`log_exception` with an extra note (the middlewares say when a response broke)."""
+    is_app_error = isinstance(error, AppError)
+    status = error.status_code if isinstance(error, AppError) else 500
+    fields: dict[str, Any] = {
+        "request_id": request_id,
+        "method": method,
+        "path": path,
+        "status": status,
+        "code": error.code if isinstance(error, AppError) else "INTERNAL_ERROR",
+        "error_type": _qualified_name(type(error)),
+    }
+    outcome = f"failed with {fields['code']} ({status})" if is_app_error else "raised"
+    message = f"{method} {path} {outcome}: {fields['error_type']}{note} [request_id={request_id}]"
+    server_fault = status >= 500 or note != ""
+    active = _default_logger if logger is None else logger
+    if isinstance(active, logging.Logger):
+        level = logging.ERROR if server_fault else logging.DEBUG
+        exc_info = error if server_fault else None
+        active.log(level, "%s", message, exc_info=exc_info, extra=fields)
+    elif server_fault:
+        active.exception(message, **fields)
+    else:
+        active.debug(message, **fields)
+
+
+def request_path(path: str) -> str:
+    """Percent-encode a decoded request path into a URI reference for `instance`."""
+    return quote(path or "/", safe=_PATH_SAFE)
+
+
+def status_line(status: int) -> str:
+    """The WSGI status line (`404 Not Found`), tolerant of unregistered codes."""
+    try:
+        return f"{status} {http.HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Error"
+
+
+def _error_headers(error: BaseException) -> list[tuple[str, str]]:
+    if not isinstance(error, AppError):
+        return []
+    return [(str(name), str(value)) for name, value in error.headers.items()]
+
+
+def _qualified_name(cls: type[BaseException]) -> str:
+    module = cls.__module__
+    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+
+
+def _safe_str(error: BaseException) -> str:
+    try:
+        return str(error)
+    except Exception:  # a broken __str__ must not break the error handler
+        return f"<unprintable {type(error).__name__}>"
