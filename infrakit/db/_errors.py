@@ -123,6 +123,10 @@ def translate_error(error: Exception) -> DatabaseError:
     import psycopg
     from psycopg_pool import PoolClosed, PoolTimeout
 
+    if isinstance(error, UnicodeEncodeError):
+        return InvalidDataError(
+            "A text value is not valid Unicode (it holds a lone surrogate) and cannot be sent."
+        )
     if isinstance(error, PoolTimeout):
         return DatabaseTimeoutError("No database connection became free in time.")
     if isinstance(error, PoolClosed):

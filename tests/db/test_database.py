@@ -1,0 +1,215 @@
+"""Queries, row types, settings, error translation, statistics and health on a real server."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import pydantic
+import pytest
+
+from infrakit.config import load_config
+from infrakit.db import (
+    CheckViolationError,
+    Database,
+    DatabaseSettings,
+    DatabaseTimeoutError,
+    DatabaseUnavailableError,
+    ForeignKeyViolationError,
+    NotNullViolationError,
+    QueryResult,
+    UniqueViolationError,
+)
+from infrakit.errors import ConflictError, DatabaseError, MissingDependencyError, ValidationError
+
+from .conftest import RecordingLogger, TableFactory
+
+pytestmark = pytest.mark.postgres
+
+SECRET_URL = "postgresql://app:s3cr3t-pw@127.0.0.1:5432/test"
+
+
+class UserModel(pydantic.BaseModel):
+    id: int
+    name: str
+
+
+@dataclasses.dataclass
+class UserRow:
+    id: int
+    name: str
+
+
+def test_settings_never_show_the_password(tmp_path: object) -> None:
+    settings = DatabaseSettings(url=SECRET_URL)  # type: ignore[arg-type]
+    database = Database(settings)
+    for text in (repr(settings), str(settings), repr(database), settings.redacted_url):
+        assert "s3cr3t-pw" not in text
+    assert settings.redacted_url == "postgresql://app:***@127.0.0.1:5432/test"
+    query_form = DatabaseSettings(url="postgresql://h/db?user=a&password=pw1")  # type: ignore[arg-type]
+    assert "pw1" not in query_form.redacted_url
+
+
+def test_settings_load_from_the_database_namespace(tmp_path: object) -> None:
+    config = load_config(
+        "test",
+        directory=str(tmp_path),
+        environ={"DATABASE_URL": SECRET_URL, "DATABASE_POOL_MAX_SIZE": "7"},
+    )
+    settings = DatabaseSettings.from_config(config)
+    assert settings.pool_max_size == 7
+    assert settings.url.get_secret_value() == SECRET_URL
+    database = Database(settings, max_size=3, acquire_timeout=1.5)
+    assert database.settings.pool_max_size == 3
+    assert database.settings.acquire_timeout == 1.5
+
+
+async def test_query_methods(db: Database, make_table: TableFactory) -> None:
+    table = await make_table("id serial PRIMARY KEY, name text NOT NULL")
+    assert await db.execute(f"INSERT INTO {table} (name) VALUES (%s), (%s)", ("ann", "bob")) == 2
+    assert await db.execute_many(f"INSERT INTO {table} (name) VALUES (%s)", [("cy",), ("di",)]) == 2
+    result = await db.query(f"SELECT id, name FROM {table} ORDER BY id")
+    assert isinstance(result, QueryResult)
+    assert result.columns == ("id", "name")
+    assert result.rowcount == 4
+    assert result.rows[0] == {"id": 1, "name": "ann"}
+    assert await db.fetch_one(f"SELECT name FROM {table} WHERE id = %s", (2,)) == {"name": "bob"}
+    assert await db.fetch_one(f"SELECT name FROM {table} WHERE id = %s", (99,)) is None
+    assert await db.fetch_value(f"SELECT count(*) FROM {table}") == 4
+    named = await db.fetch_all(f"SELECT name FROM {table} WHERE id > %(low)s", {"low": 3})
+    assert named == [{"name": "di"}]
+    update = await db.query(f"UPDATE {table} SET name = name || '!' WHERE id < %s", (3,))
+    assert (update.rowcount, update.rows, update.columns) == (2, [], ())
+
+
+async def test_row_type_maps_to_pydantic_and_dataclasses(
+    db: Database, make_table: TableFactory
+) -> None:
+    table = await make_table("id serial PRIMARY KEY, name text")
+    await db.execute(f"INSERT INTO {table} (name) VALUES ('ann')")
+    models = await db.fetch_all(f"SELECT id, name FROM {table}", row_type=UserModel)
+    assert models == [UserModel(id=1, name="ann")]
+    row = await db.fetch_one(f"SELECT id, name FROM {table}", row_type=UserRow)
+    assert row == UserRow(id=1, name="ann")
+    built = await db.query_builder(table).select(["id", "name"]).get_many(row_type=UserRow)
+    assert built == [UserRow(1, "ann")]
+    with pytest.raises(DatabaseError) as caught:
+        await db.fetch_all(f"SELECT id, NULL AS name FROM {table}", row_type=UserModel)
+    assert caught.value.status_code == 500
+
+
+async def test_constraint_violations_are_translated_without_values(
+    db: Database, make_table: TableFactory, logger: RecordingLogger
+) -> None:
+    parent = await make_table("id int PRIMARY KEY")
+    child = await make_table(
+        f"id int PRIMARY KEY, parent int REFERENCES {parent}(id), email text UNIQUE, "
+        "age int CONSTRAINT age_positive CHECK (age > 0), name text NOT NULL DEFAULT 'x'"
+    )
+    await db.execute(f"INSERT INTO {parent} VALUES (1)")
+    await db.execute(f"INSERT INTO {child} (id, parent, email) VALUES (1, 1, 'ann@example.com')")
+    cases = [
+        (f"INSERT INTO {child} (id, email) VALUES (2, %s)", ("ann@example.com",),
+         UniqueViolationError, 409, "DB_UNIQUE_VIOLATION"),
+        (f"INSERT INTO {child} (id, parent) VALUES (3, %s)", (424242,),
+         ForeignKeyViolationError, 409, "DB_FOREIGN_KEY_VIOLATION"),
+        (f"INSERT INTO {child} (id, age) VALUES (4, %s)", (-777,),
+         CheckViolationError, 422, "DB_CHECK_VIOLATION"),
+        (f"INSERT INTO {child} (id, name) VALUES (5, %s)", (None,),
+         NotNullViolationError, 422, "DB_NOT_NULL_VIOLATION"),
+    ]
+    for sql, params, error_class, status, code in cases:
+        with pytest.raises(error_class) as caught:
+            await db.execute(sql, params)
+        error = caught.value
+        problem = error.to_problem()
+        assert (problem["status"], problem["code"]) == (status, code)
+        assert isinstance(error, DatabaseError)
+        body = str(problem)
+        for leaked in ("ann@example.com", "424242", "-777", "INSERT", "VALUES"):
+            assert leaked not in body
+        assert error.details.get("constraint") or error.details.get("column") == "name"
+    assert isinstance(caught.value, ValidationError)
+    unique = UniqueViolationError()
+    assert isinstance(unique, ConflictError) and isinstance(unique, DatabaseError)
+    assert any(r[1] == "query failed" and "INSERT" in r[2]["sql"] for r in logger.records)
+    assert "ann@example.com" not in logger.text()
+
+
+async def test_other_errors_are_500_with_hidden_message(db: Database) -> None:
+    with pytest.raises(DatabaseError) as caught:
+        await db.execute("SELEC broken syntax")
+    problem = caught.value.to_problem()
+    assert problem["status"] == 500
+    assert "SELEC" not in str(problem)
+    assert caught.value.details["sqlstate"] == "42601"
+
+
+async def test_query_timeout_cancels_on_the_server(db: Database) -> None:
+    with pytest.raises(DatabaseTimeoutError) as caught:
+        await db.fetch_value("SELECT pg_sleep(5)", timeout=0.2)
+    assert caught.value.to_problem()["status"] == 504
+    assert await db.fetch_value("SELECT 1") == 1
+    assert db.get_stats().pool_idle == db.get_stats().pool_size
+
+
+async def test_statement_timeout_setting(database_url: str, application_name: str) -> None:
+    async with Database(
+        database_url, statement_timeout=0.2, max_size=1, application_name=application_name
+    ) as db:
+        with pytest.raises(DatabaseTimeoutError) as caught:
+            await db.fetch_value("SELECT pg_sleep(3)")
+        assert caught.value.details["sqlstate"] == "57014"
+
+
+async def test_unreachable_server_is_unavailable() -> None:
+    db = Database("postgresql://postgres:pw-hidden@127.0.0.1:1/test", acquire_timeout=0.5)
+    with pytest.raises(DatabaseUnavailableError) as caught:
+        await db.open()
+    assert caught.value.to_problem()["status"] == 503
+    assert "pw-hidden" not in str(caught.value) + repr(caught.value.details)
+    with pytest.raises(DatabaseUnavailableError):
+        await db.fetch_value("SELECT 1")
+
+
+async def test_stats_health_and_slow_queries(
+    database_url: str, logger: RecordingLogger, application_name: str
+) -> None:
+    async with Database(
+        database_url,
+        slow_query_threshold=0.05,
+        logger=logger,
+        application_name=application_name,
+        max_size=2,
+    ) as db:
+        health = await db.health()
+        assert health.latency_ms > 0 and health.pool_size >= 1
+        await db.fetch_value("SELECT pg_sleep(0.1) IS NULL AND %s <> ''", ("top-secret",))
+        with pytest.raises(DatabaseError):
+            await db.execute("SELECT 1/0")
+        stats = db.get_stats()
+        assert stats.queries == 2 and stats.errors == 1
+        assert stats.errors_by_sqlstate == {"22012": 1}
+        assert stats.slow_queries == 1
+        assert stats.max_duration_ms >= 100
+        assert stats.p50_duration_ms <= stats.p95_duration_ms <= stats.p99_duration_ms
+        assert stats.pool_size >= 1 and stats.pool_waiting == 0
+        slow = [r for r in logger.records if r[1] == "slow query"]
+        assert slow and slow[0][2]["params"] == ["str"]
+        assert "top-secret" not in logger.text()
+        reset = db.get_stats(reset=True)
+        assert reset.queries == 2
+        assert db.get_stats().queries == 0
+
+
+def test_missing_extra_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg_pool", None)
+    monkeypatch.delitem(sys.modules, "infrakit.db._render", raising=False)
+    monkeypatch.setitem(sys.modules, "pypika", None)
+    import asyncio
+
+    db = Database("postgresql://127.0.0.1/test")
+    with pytest.raises(MissingDependencyError, match=r"infrakit\[postgres\]"):
+        asyncio.run(db.open())
+    with pytest.raises(MissingDependencyError, match=r"infrakit\[postgres\]"):
+        db.query_builder("users").to_sql()
