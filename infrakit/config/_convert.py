@@ -123,13 +123,17 @@ def _validate(value: object, target: type[Any]) -> Any:
 def _convert_item(item: object, target: type[Any]) -> Any:
     if isinstance(item, str):
         return convert(item, target)
+    if target not in _CONVERTERS:
+        return _validate(item, target)
     if target is str and isinstance(item, int | float | bool):
         return json.dumps(item)
-    if target is float and isinstance(item, int) and not isinstance(item, bool):
-        return float(item)
-    if target in _CONVERTERS and not isinstance(item, target):
-        raise ConversionError(f"not a {type_name(target)}")
-    return _validate(item, target)
+    if target is bool and isinstance(item, bool):
+        return item
+    if target in (int, float) and isinstance(item, int | float) and not isinstance(item, bool):
+        if target is int and not isinstance(item, int):
+            raise ConversionError("not a whole number")
+        return target(item)
+    raise ConversionError(f"a JSON value of the wrong type for {type_name(target)}")
 
 
 def parse_list(raw: str, item_type: type[Any] = str) -> list[Any]:

@@ -120,8 +120,11 @@ class _Collector:
 
     def translate(self, error: PydanticValidationError, namespace: str) -> None:
         grouped: dict[str, Problem] = {}
+        already = {problem.key for problem in self.problems}
         for item in error.errors(include_input=False, include_url=False):
             key, expected, secret = self._locate(tuple(item["loc"]), namespace)
+            if key in already:
+                continue  # its text did not convert, so pydantic saw it as missing
             problem = _problem_text(item, secret)
             if key in grouped:
                 previous = grouped[key]
