@@ -94,7 +94,7 @@ def load_layers(directory: Path, env: str, environ: Mapping[str, str]) -> Layers
     searched: list[str] = []
     for name in cascade_files(env):
         path = directory / name
-        searched.append(str(path))
+        searched.append(name)
         entries = _read_file(path)
         if entries is not None:
             layers.append(entries)

@@ -36,6 +36,12 @@ class _State:
     searched: tuple[str, ...]
     providers: tuple[SecretProvider, ...]
 
+    def looked_in(self) -> str:
+        """Where a missing key was looked for, for error messages."""
+        if not self.searched:
+            return "the mapping given to Config.from_mapping"
+        return f"the environment and {', '.join(self.searched)} in {self.directory}"
+
 
 def default_secret_providers() -> tuple[SecretProvider, ...]:
     """`KEY_FILE` pointers (any directory) first, then the Docker `/run/secrets` directory."""
@@ -277,14 +283,13 @@ class Config:
         """
         view = self.namespace(namespace) if namespace else self
         state = view._state
-        searched = ", ".join(state.searched) or "no file"
         context = SchemaInput(
             sources=state.sources,
             secret=view._provided,
             ignored_keys=frozenset().union(
                 *(getattr(p, "pointer_keys", frozenset)() for p in state.providers)
             ),
-            missing_hint=f"not set in the environment nor in {searched}",
+            missing_hint=f"looked in {state.looked_in()}",
         )
         return validate_config(
             state.values, model, namespace=view._prefix.rstrip("_") or None, context=context
@@ -323,9 +328,8 @@ class Config:
         )
 
     def _missing(self, full: str, expected: str) -> NoReturn:
-        searched = ", ".join(self._state.searched) or "no file"
         raise ConfigurationError(
-            f"{full} is not set (expected {expected}); looked in the environment and {searched}.",
+            f"{full} is not set (expected {expected}); looked in {self._state.looked_in()}.",
             details={"key": full, "expected": expected, "searched": list(self._state.searched)},
         )
 

@@ -8,6 +8,7 @@ never chained or shown: only `errors(include_input=False)` is translated.
 
 from __future__ import annotations
 
+import difflib
 import json
 import types
 from collections.abc import Callable, Mapping
@@ -107,16 +108,13 @@ class _Collector:
         extra = model.model_config.get("extra")
         if not prefix or extra in {"ignore", "allow"}:
             return
+        known = [key for key, _, _ in self.locations.values()]
         for key in sorted(self.values):
             if key.startswith(prefix) and key not in self.consumed | self.context.ignored_keys:
-                self.problems.append(
-                    Problem(
-                        key,
-                        "unknown key",
-                        f"one of {model.__name__}'s fields",
-                        self.source_text(key),
-                    )
-                )
+                close = difflib.get_close_matches(key, known, n=1)
+                problem = f"unknown key (did you mean {close[0]}?)" if close else "unknown key"
+                expected = f"one of {model.__name__}'s fields"
+                self.problems.append(Problem(key, problem, expected, self.source_text(key)))
 
     def translate(self, error: PydanticValidationError, namespace: str) -> None:
         grouped: dict[str, Problem] = {}

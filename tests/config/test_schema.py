@@ -82,15 +82,18 @@ def test_every_problem_is_reported_at_once(write_files: WriteFiles) -> None:
         "DATABASE_ECHO",
         "DATABASE_POOL_MAX_SIZE_TYPO",
     }
-    assert (
-        "required but not set (expected str; not set in the environment" in by_key["DATABASE_URL"]
-    )
+    missing = by_key["DATABASE_URL"]
+    assert "required but not set (expected str; looked in the environment and" in missing
+    assert f".env.production, .env.local, .env in {directory}" in missing
     assert "expected int; from " in by_key["DATABASE_POOL_MAX_SIZE"]
     assert f"{directory / '.env'} line 1" in by_key["DATABASE_POOL_MAX_SIZE"]
     assert f"{directory / '.env'} line 2" in by_key["DATABASE_TIMEOUT"]
     assert "from environment" in by_key["DATABASE_ECHO"]
     assert "'read' or 'write'" in by_key["DATABASE_MODE"]
-    assert "unknown key" in by_key["DATABASE_POOL_MAX_SIZE_TYPO"]
+    assert (
+        "unknown key (did you mean DATABASE_POOL_MAX_SIZE?)"
+        in by_key["DATABASE_POOL_MAX_SIZE_TYPO"]
+    )
     assert f"{directory / '.env.production'} line 2" in by_key["DATABASE_POOL_MAX_SIZE_TYPO"]
     text = str(caught.value) + repr(caught.value.details)
     for value in ("many", "soon", "sideways", "loud"):
@@ -157,6 +160,8 @@ def test_validate_config_with_a_plain_mapping() -> None:
     with pytest.raises(ConfigurationError) as caught:
         validate_config({"DATABASE_POOL_MAX_SIZE": "x"}, DatabaseSettings, namespace="database")
     assert "DATABASE_URL: required but not set (expected str; not set)" in str(caught.value)
+    with pytest.raises(ConfigurationError, match=r"DATABASE_URI: unknown key \(did you mean"):
+        validate_config({"DATABASE_URI": "u"}, DatabaseSettings, namespace="database")
     assert "DATABASE_POOL_MAX_SIZE: " in str(caught.value)
 
 
