@@ -268,13 +268,14 @@ class Database(Executor):
     async def _acquire_and_execute(
         self, sql: str, params: Params, action: Action[ResultT], row_type: type[Any] | None
     ) -> ResultT:
+        pool = self._pool
         connection = await self._acquire()
         try:
             cursor = connection.cursor(row_factory=self._row_factory(row_type))
             await cursor.execute(sql, params)
             return await action(cursor)
         finally:
-            await self._pool.putconn(connection)  # type: ignore[union-attr]
+            await pool.putconn(connection)  # type: ignore[union-attr]
 
     async def _execute_on(
         self,

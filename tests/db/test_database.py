@@ -109,14 +109,34 @@ async def test_constraint_violations_are_translated_without_values(
     await db.execute(f"INSERT INTO {parent} VALUES (1)")
     await db.execute(f"INSERT INTO {child} (id, parent, email) VALUES (1, 1, 'ann@example.com')")
     cases = [
-        (f"INSERT INTO {child} (id, email) VALUES (2, %s)", ("ann@example.com",),
-         UniqueViolationError, 409, "DB_UNIQUE_VIOLATION"),
-        (f"INSERT INTO {child} (id, parent) VALUES (3, %s)", (424242,),
-         ForeignKeyViolationError, 409, "DB_FOREIGN_KEY_VIOLATION"),
-        (f"INSERT INTO {child} (id, age) VALUES (4, %s)", (-777,),
-         CheckViolationError, 422, "DB_CHECK_VIOLATION"),
-        (f"INSERT INTO {child} (id, name) VALUES (5, %s)", (None,),
-         NotNullViolationError, 422, "DB_NOT_NULL_VIOLATION"),
+        (
+            f"INSERT INTO {child} (id, email) VALUES (2, %s)",
+            ("ann@example.com",),
+            UniqueViolationError,
+            409,
+            "DB_UNIQUE_VIOLATION",
+        ),
+        (
+            f"INSERT INTO {child} (id, parent) VALUES (3, %s)",
+            (424242,),
+            ForeignKeyViolationError,
+            409,
+            "DB_FOREIGN_KEY_VIOLATION",
+        ),
+        (
+            f"INSERT INTO {child} (id, age) VALUES (4, %s)",
+            (-777,),
+            CheckViolationError,
+            422,
+            "DB_CHECK_VIOLATION",
+        ),
+        (
+            f"INSERT INTO {child} (id, name) VALUES (5, %s)",
+            (None,),
+            NotNullViolationError,
+            422,
+            "DB_NOT_NULL_VIOLATION",
+        ),
     ]
     for sql, params, error_class, status, code in cases:
         with pytest.raises(error_class) as caught:

@@ -57,8 +57,12 @@ def test_values_never_appear_in_the_sql(value: str) -> None:
     sql, params = builder().where("name = %s", value).where(email=value).to_sql()
     assert value not in sql or value in {"%s", "%%"}
     assert params == (value, value)
-    sql, params = builder().insert({"name": value}).on_conflict("id", update={"name": value}).to_sql()
-    assert sql == 'INSERT INTO "users" ("name") VALUES (%s) ON CONFLICT ("id") DO UPDATE SET "name"=%s'
+    sql, params = (
+        builder().insert({"name": value}).on_conflict("id", update={"name": value}).to_sql()
+    )
+    assert (
+        sql == 'INSERT INTO "users" ("name") VALUES (%s) ON CONFLICT ("id") DO UPDATE SET "name"=%s'
+    )
     assert params == (value, value)
 
 
@@ -203,7 +207,9 @@ async def test_arbitrary_text_round_trips(db: Database, make_table: TableFactory
         assert await rows.where(name=value).exists()
 
     @settings(max_examples=150, deadline=None)
-    @given(st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"])))
+    @given(
+        st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"]))
+    )
     def check(value: str) -> None:
         asyncio.run_coroutine_threadsafe(round_trip(value), loop).result(timeout=30)
 
