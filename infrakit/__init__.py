@@ -1,3 +1,24 @@
-"""infrakit."""
+"""infrakit: the cross-cutting infrastructure layer for asyncio Python services.
+
+Importing `infrakit` is cheap: the builder and the modules load when first used.
+Only the names in `__all__` (and each module's own `__all__`) are public.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+__all__ = ["Infra", "InfraBuilder", "__version__"]
+
+if TYPE_CHECKING:
+    from infrakit._builder import Infra, InfraBuilder
+
+
+def __getattr__(name: str) -> Any:
+    if name in {"Infra", "InfraBuilder"}:
+        from infrakit import _builder
+
+        return getattr(_builder, name)
+    raise AttributeError(f"module 'infrakit' has no attribute {name!r}")

@@ -1,0 +1,284 @@
+"""The builder: the one place where modules are wired together.
+
+Each module contributes one `with_*` method that appends a `Component`: how to create
+it from the configuration, and how to start, stop and ping it. `Infra` starts the
+components in the order they were added and stops them in reverse, so adding a module
+means adding one method here and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, Self
+
+from infrakit.config import Config, ConfigReader, load_config
+from infrakit.di import ComponentHealth, Container, create_container
+from infrakit.errors import ConfigurationError, InitializationError
+from infrakit.log import Logger, configure_logging, get_logger
+
+if TYPE_CHECKING:
+    from infrakit.cache import Cache
+    from infrakit.db import Database, DatabaseSettings
+
+__all__ = ["Infra", "InfraBuilder"]
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """A service the builder adds: created at build time, started and stopped by `Infra`."""
+
+    name: str
+    interface: type[Any]
+    create: Callable[[ConfigReader, Logger], Any]
+    start: Callable[[Any], Awaitable[object]] | None = None
+    stop: Callable[[Any], Awaitable[object]] | None = None
+    health: Callable[[Any], Awaitable[object]] | None = None
+
+
+class InfraBuilder:
+    """Collects configuration, logging and components; `build()` returns an `Infra`."""
+
+    def __init__(self, env: str | None = None, *, directory: str | Path = ".") -> None:
+        self._env = env
+        self._directory = Path(directory)
+        self._config: ConfigReader | None = None
+        self._logging: dict[str, Any] | None = None
+        self._components: dict[str, Component] = {}
+
+    def with_config(self, config: ConfigReader | None = None) -> Self:
+        """Use `config`, or load the cascade for the builder's env and directory."""
+        self._config = config if config is not None else self._load_config()
+        return self
+
+    def with_logging(
+        self,
+        level: str | None = None,
+        *,
+        format: Literal["pretty", "json"] | None = None,
+        levels: Mapping[str, str] | None = None,
+    ) -> Self:
+        """Configure logging; unset options come from `LOG_LEVEL`, `LOG_FORMAT`.
+
+        The format defaults to JSON in production and pretty elsewhere.
+        """
+        self._logging = {"level": level, "format": format, "levels": levels}
+        return self
+
+    def with_database(
+        self,
+        database: Database | None = None,
+        *,
+        settings: DatabaseSettings | None = None,
+    ) -> Self:
+        """Add a PostgreSQL `Database` (the `postgres` extra), from `DATABASE_*` by default."""
+        from infrakit.db import Database, DatabaseSettings
+
+        def create(config: ConfigReader, logger: Logger) -> Database:
+            if database is not None:
+                return database
+            chosen = settings or DatabaseSettings.from_config(config)
+            return Database(chosen, logger=logger.child("db"))
+
+        return self._add(
+            Component(
+                "database",
+                Database,
+                create,
+                start=lambda db: db.open(),
+                stop=lambda db: db.close(),
+                health=lambda db: db.health(),
+            )
+        )
+
+    def with_cache(self, cache: Cache | None = None, *, url: str | None = None) -> Self:
+        """Add a cache: in memory, or Redis when `CACHE_URL` (or `url`) is `redis://...`."""
+        from infrakit.cache import Cache, cache_from_url
+
+        def create(config: ConfigReader, logger: Logger) -> Cache:
+            if cache is not None:
+                return cache
+            chosen_url = url or config.get_str("CACHE_URL", "") or None
+            return cache_from_url(chosen_url, logger=logger.child("cache"))
+
+        return self._add(
+            Component(
+                "cache",
+                Cache,
+                create,
+                stop=lambda cache: cache.close(),
+                health=lambda cache: cache.health(),
+            )
+        )
+
+    def with_component(
+        self,
+        name: str,
+        instance: object,
+        *,
+        interface: type[Any] | None = None,
+        start: Callable[[Any], Awaitable[object]] | None = None,
+        stop: Callable[[Any], Awaitable[object]] | None = None,
+        health: Callable[[Any], Awaitable[object]] | None = None,
+    ) -> Self:
+        """Put an application service in the lifecycle: started after what came before it.
+
+        Args:
+            name: the component's name in `health()` and `infra.component(name)`.
+            instance: the service itself; registered in the container under `interface`
+                (its own class by default).
+            start, stop, health: coroutine functions called with the instance.
+        """
+        return self._add(
+            Component(
+                name,
+                interface or type(instance),
+                lambda config, logger: instance,
+                start=start,
+                stop=stop,
+                health=health,
+            )
+        )
+
+    def build(self) -> Infra:
+        """Create every component; nothing is opened until `async with infra`."""
+        config = self._config if self._config is not None else self._load_config()
+        logger = self._configure_logging(config)
+        container = create_container(logger=logger.child("di"))
+        container.register(ConfigReader, instance=config, name="config")
+        container.register(Logger, instance=logger, name="log")
+        instances = {
+            name: component.create(config, logger) for name, component in self._components.items()
+        }
+        return Infra(config, logger, container, list(self._components.values()), instances)
+
+    def _add(self, component: Component) -> Self:
+        self._components[component.name] = component
+        return self
+
+    def _load_config(self) -> Config:
+        return load_config(self._env, directory=self._directory)
+
+    def _configure_logging(self, config: ConfigReader) -> Logger:
+        if self._logging is not None:
+            options = self._logging
+            configure_logging(
+                level=options["level"] or config.get_str("LOG_LEVEL", "INFO"),
+                format=options["format"] or _log_format(config),
+                levels=options["levels"] or {},
+            )
+        return get_logger("app")
+
+
+class Infra:
+    """The composed infrastructure: an async context manager that starts and stops it.
+
+    Components start in the order they were added and stop in reverse; a component
+    that fails to start stops the ones already started and raises `InitializationError`.
+    """
+
+    def __init__(
+        self,
+        config: ConfigReader,
+        logger: Logger,
+        container: Container,
+        components: list[Component],
+        instances: dict[str, Any],
+    ) -> None:
+        self.config = config
+        self.log = logger
+        self.container = container
+        self._components = components
+        self._instances = instances
+        self._started: list[Component] = []
+
+    @staticmethod
+    def builder(env: str | None = None, *, directory: str | Path = ".") -> InfraBuilder:
+        """Start composing: `Infra.builder(env="production").with_logging().build()`."""
+        return InfraBuilder(env, directory=directory)
+
+    @property
+    def database(self) -> Database:
+        """The `Database` added with `with_database()`."""
+        return self.component("database")  # type: ignore[no-any-return]
+
+    @property
+    def cache(self) -> Cache:
+        """The `Cache` added with `with_cache()`."""
+        return self.component("cache")  # type: ignore[no-any-return]
+
+    def component(self, name: str) -> Any:
+        """The component added under `name`.
+
+        Raises:
+            InitializationError: nothing was added under that name.
+        """
+        try:
+            return self._instances[name]
+        except KeyError:
+            raise InitializationError(
+                f"no {name} was added to the builder; add it (with_{name}()) before build()",
+                details={"component": name},
+            ) from None
+
+    async def start(self) -> None:
+        """Open every component in order; on failure, close what was opened."""
+        for component in self._components:
+            instance = self._instances[component.name]
+            try:
+                if component.start is not None:
+                    await component.start(instance)
+            except Exception as error:
+                await self.stop()
+                raise InitializationError(
+                    f"{component.name} failed to start", details={"component": component.name}
+                ) from error
+            self._started.append(component)
+            self._register(component, instance)
+        self.log.info("infrastructure started", components=[c.name for c in self._started])
+
+    async def stop(self) -> None:
+        """Close the started components in reverse order; one failure does not stop the rest."""
+        while self._started:
+            component = self._started.pop()
+            if component.stop is None:
+                continue
+            try:
+                await component.stop(self._instances[component.name])
+            except Exception:
+                self.log.exception("component failed to stop", component=component.name)
+        await self.container.aclose()
+
+    async def health(self) -> Mapping[str, ComponentHealth]:
+        """Ping every started component (bounded by the container's health timeout)."""
+        return await self.container.health()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def _register(self, component: Component, instance: Any) -> None:
+        self.container.register(
+            component.interface, instance=instance, health=component.health, name=component.name
+        )
+
+
+def _log_format(config: ConfigReader) -> Literal["pretty", "json"]:
+    """`LOG_FORMAT`, else JSON in production and pretty elsewhere."""
+    environment = getattr(config, "env", None) or config.get_str("APP_ENV", "development")
+    chosen = config.get_str("LOG_FORMAT", "json" if environment == "production" else "pretty")
+    if chosen == "json":
+        return "json"
+    if chosen == "pretty":
+        return "pretty"
+    raise ConfigurationError("LOG_FORMAT must be 'pretty' or 'json'", details={"key": "LOG_FORMAT"})
