@@ -105,6 +105,11 @@ class Config:
     Immutable after `load_config`; reading a plain value is one dict lookup. Keys
     are case-insensitive environment-style names. `repr` and `str` show the env and
     the sources, never a value.
+
+    Every getter raises `ConfigurationError` when the key is missing and no default
+    is given, or when the value does not convert; the message names the key, the
+    expected type and the source, never the value (for any key: guessing which keys
+    are secret is not safe enough). A default is returned as given, unconverted.
     """
 
     __slots__ = ("_prefix", "_state")
@@ -278,8 +283,16 @@ class Config:
     def load(self, model: type[ModelT], *, namespace: str | None = None) -> ModelT:
         """Validate the keys of `namespace` (inside this view's) into `model`.
 
-        Every problem is reported at once in one `ConfigurationError`, one line per
-        key; `SecretStr` fields ask the secret providers first.
+        Args:
+            model: the pydantic model; field `pool_max_size` reads `<NAMESPACE>_POOL_MAX_SIZE`.
+            namespace: the key prefix without `_`; nested in this view's namespace.
+
+        Returns:
+            The validated model; `SecretStr` fields asked the secret providers first.
+
+        Raises:
+            ConfigurationError: every missing, invalid or unknown key at once, one line
+                per key, naming key, problem, expected type and source, never the value.
         """
         view = self.namespace(namespace) if namespace else self
         state = view._state

@@ -57,6 +57,7 @@ class _Collector:
     data_sources: dict[str, ConfigSource] = field(default_factory=dict)
     consumed: set[str] = field(default_factory=set)
     locations: dict[tuple[str, ...], tuple[str, str, bool]] = field(default_factory=dict)
+    secret_fields: set[str] = field(default_factory=set)
     problems: list[Problem] = field(default_factory=list)
 
     def collect(
@@ -69,6 +70,8 @@ class _Collector:
             here = (*location, input_name)
             secret = _is_secret(info.annotation) or looks_secret(key)
             self.locations[here] = (key, type_name(info.annotation), secret)
+            if _is_secret(info.annotation):
+                self.secret_fields.add(key)
             nested = _nested_model(info.annotation)
             if nested is not None:
                 sub = self.collect(nested, key + "_", here)
@@ -109,11 +112,11 @@ class _Collector:
         if not prefix or extra in {"ignore", "allow"}:
             return
         known = [key for key, _, _ in self.locations.values()]
+        pointers = {key for key in self.context.ignored_keys if key[:-5] in self.secret_fields}
         for key in sorted(self.values):
-            if key.startswith(prefix) and key not in self.consumed | self.context.ignored_keys:
-                close = difflib.get_close_matches(key, known, n=1)
-                problem = f"unknown key (did you mean {close[0]}?)" if close else "unknown key"
+            if key.startswith(prefix) and key not in self.consumed | pointers:
                 expected = f"one of {model.__name__}'s fields"
+                problem = _unknown_problem(key, known)
                 self.problems.append(Problem(key, problem, expected, self.source_text(key)))
 
     def translate(self, error: PydanticValidationError, namespace: str) -> None:
@@ -138,6 +141,13 @@ class _Collector:
                 indexes = "".join(f"[{part}]" for part in location if isinstance(part, int))
                 return found[0] + indexes, found[1], found[2]
         return namespace or "(model)", "a valid configuration", False
+
+
+def _unknown_problem(key: str, known: list[str]) -> str:
+    if key.endswith("_FILE") and key[:-5] in known:
+        return "unknown key (a KEY_FILE pointer only feeds SecretStr fields)"
+    close = difflib.get_close_matches(key, known, n=1)
+    return f"unknown key (did you mean {close[0]}?)" if close else "unknown key"
 
 
 def _problem_text(item: Any, secret: bool) -> str:

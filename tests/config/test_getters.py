@@ -279,3 +279,10 @@ class TestImmutabilityAndRepr:
 
     def test_load_config_returns_a_reader(self, tmp_path: Path) -> None:
         assert isinstance(load_config(directory=tmp_path, environ={}), ConfigReader)
+
+
+def test_an_empty_value_is_a_value_not_a_missing_key() -> None:
+    config = Config.from_mapping({"PORT": ""})
+    assert config.get_str("PORT", "x") == ""
+    with pytest.raises(ConfigurationError, match="PORT is not a valid int"):
+        config.get_int("PORT", 80)

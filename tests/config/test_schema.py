@@ -251,3 +251,27 @@ def test_model_level_validator_is_reported_under_the_namespace() -> None:
 
     with pytest.raises(ConfigurationError, match="RANGE: Value error, low must not exceed high"):
         Config.from_mapping({"RANGE_LOW": "5", "RANGE_HIGH": "1"}).load(Pair, namespace="range")
+
+
+def test_dict_fields_take_a_json_object() -> None:
+    class Limits(BaseModel):
+        per_route: dict[str, int]
+
+    config = Config.from_mapping({"LIMITS_PER_ROUTE": '{"/a": 5}'})
+    assert config.load(Limits, namespace="limits").per_route == {"/a": 5}
+    with pytest.raises(ConfigurationError, match="LIMITS_PER_ROUTE: not a valid JSON object"):
+        Config.from_mapping({"LIMITS_PER_ROUTE": "/a=5"}).load(Limits, namespace="limits")
+
+
+def test_file_pointer_for_a_plain_field_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "url").write_text("postgresql://db/app")
+    config = load_config(
+        "production", directory=tmp_path, environ={"DATABASE_URL_FILE": str(tmp_path / "url")}
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        config.load(DatabaseSettings, namespace="database")
+    message = str(caught.value)
+    assert "DATABASE_URL: required but not set" in message
+    assert (
+        "DATABASE_URL_FILE: unknown key (a KEY_FILE pointer only feeds SecretStr fields)" in message
+    )
