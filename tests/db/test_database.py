@@ -41,12 +41,12 @@ class UserRow:
 
 
 def test_settings_never_show_the_password(tmp_path: object) -> None:
-    settings = DatabaseSettings(url=SECRET_URL)  # type: ignore[arg-type]
+    settings = DatabaseSettings(url=SECRET_URL)
     database = Database(settings)
     for text in (repr(settings), str(settings), repr(database), settings.redacted_url):
         assert "s3cr3t-pw" not in text
     assert settings.redacted_url == "postgresql://app:***@127.0.0.1:5432/test"
-    query_form = DatabaseSettings(url="postgresql://h/db?user=a&password=pw1")  # type: ignore[arg-type]
+    query_form = DatabaseSettings(url="postgresql://h/db?user=a&password=pw1")
     assert "pw1" not in query_form.redacted_url
 
 
@@ -151,7 +151,8 @@ async def test_constraint_violations_are_translated_without_values(
         assert error.details.get("constraint") or error.details.get("column") == "name"
     assert isinstance(caught.value, ValidationError)
     unique = UniqueViolationError()
-    assert isinstance(unique, ConflictError) and isinstance(unique, DatabaseError)
+    assert isinstance(unique, ConflictError)
+    assert isinstance(unique, DatabaseError)
     assert any(r[1] == "query failed" and "INSERT" in r[2]["sql"] for r in logger.records)
     assert "ann@example.com" not in logger.text()
 
@@ -203,19 +204,23 @@ async def test_stats_health_and_slow_queries(
         max_size=2,
     ) as db:
         health = await db.health()
-        assert health.latency_ms > 0 and health.pool_size >= 1
+        assert health.latency_ms > 0
+        assert health.pool_size >= 1
         await db.fetch_value("SELECT pg_sleep(0.1) IS NULL AND %s <> ''", ("top-secret",))
         with pytest.raises(DatabaseError):
             await db.execute("SELECT 1/0")
         stats = db.get_stats()
-        assert stats.queries == 2 and stats.errors == 1
+        assert stats.queries == 2
+        assert stats.errors == 1
         assert stats.errors_by_sqlstate == {"22012": 1}
         assert stats.slow_queries == 1
         assert stats.max_duration_ms >= 100
         assert stats.p50_duration_ms <= stats.p95_duration_ms <= stats.p99_duration_ms
-        assert stats.pool_size >= 1 and stats.pool_waiting == 0
+        assert stats.pool_size >= 1
+        assert stats.pool_waiting == 0
         slow = [r for r in logger.records if r[1] == "slow query"]
-        assert slow and slow[0][2]["params"] == ["str"]
+        assert slow
+        assert slow[0][2]["params"] == ["str"]
         assert "top-secret" not in logger.text()
         reset = db.get_stats(reset=True)
         assert reset.queries == 2

@@ -27,11 +27,15 @@ async def test_commit_rollback_and_on_commit(db: Database, make_table: TableFact
         tx.on_commit(notify)
         assert ran == []
     assert ran == ["sync", "async"]
-    with pytest.raises(RuntimeError):
+
+    async def failing_block() -> None:
         async with db.transaction() as tx:
             await tx.execute(f"INSERT INTO {table} VALUES (2)")
             tx.on_commit(lambda: ran.append("never"))
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await failing_block()
     assert ran == ["sync", "async"]
     assert await db.fetch_value(f"SELECT array_agg(id) FROM {table}") == [1]
     with pytest.raises(DatabaseError, match="finished"):
@@ -42,10 +46,14 @@ async def test_isolation_and_read_only(db: Database, make_table: TableFactory) -
     table = await make_table("id int")
     async with db.transaction("repeatable_read") as tx:
         assert await tx.fetch_value("SHOW transaction_isolation") == "repeatable read"
-    with pytest.raises(DatabaseError) as caught:
+
+    async def write_in_read_only() -> None:
         async with db.transaction("serializable", read_only=True) as tx:
             assert await tx.fetch_value("SHOW transaction_isolation") == "serializable"
             await tx.execute(f"INSERT INTO {table} VALUES (1)")
+
+    with pytest.raises(DatabaseError) as caught:
+        await write_in_read_only()
     assert caught.value.details["sqlstate"] == "25006"
     with pytest.raises(ValidationError):
         db.transaction("chaos")  # type: ignore[arg-type]
@@ -56,12 +64,16 @@ async def test_caught_error_then_commit_raises_and_commits_nothing(
 ) -> None:
     table = await make_table("id int PRIMARY KEY")
     hooks: list[int] = []
-    with pytest.raises(DatabaseError, match="aborted by an earlier error"):
+
+    async def swallow_an_error() -> None:
         async with db.transaction() as tx:
             await tx.execute(f"INSERT INTO {table} VALUES (1)")
             tx.on_commit(lambda: hooks.append(1))
             with pytest.raises(UniqueViolationError):
                 await tx.execute(f"INSERT INTO {table} VALUES (1)")
+
+    with pytest.raises(DatabaseError, match="aborted by an earlier error"):
+        await swallow_an_error()
     assert hooks == []
     assert await db.fetch_value(f"SELECT count(*) FROM {table}") == 0
 
@@ -71,13 +83,17 @@ async def test_savepoints_roll_back_alone_and_drop_their_hooks(
 ) -> None:
     table = await make_table("id int PRIMARY KEY")
     hooks: list[str] = []
+
+    async def duplicate_in_savepoint(tx: Transaction) -> None:
+        async with tx.transaction() as inner:
+            inner.on_commit(lambda: hooks.append("rolled back"))
+            await inner.execute(f"INSERT INTO {table} VALUES (2)")
+            await inner.execute(f"INSERT INTO {table} VALUES (1)")
+
     async with db.transaction() as tx:
         await tx.execute(f"INSERT INTO {table} VALUES (1)")
         with pytest.raises(UniqueViolationError):
-            async with tx.transaction() as inner:
-                inner.on_commit(lambda: hooks.append("rolled back"))
-                await inner.execute(f"INSERT INTO {table} VALUES (2)")
-                await inner.execute(f"INSERT INTO {table} VALUES (1)")
+            await duplicate_in_savepoint(tx)
         async with tx.transaction() as inner:
             inner.on_commit(lambda: hooks.append("released"))
             await inner.execute(f"INSERT INTO {table} VALUES (3)")
