@@ -74,11 +74,17 @@ def load_config(
 
     Raises:
         ConfigurationError: a file is unreadable or malformed (naming file and line), a
-            `${NAME}` reference is undefined or circular, or the env name is invalid.
+            `${NAME}` reference is undefined or circular, the env name is invalid, or
+            `directory` does not exist (a typo there would silently load nothing).
     """
     environment = dict(os.environ if environ is None else environ)
     name = resolve_env_name(env, environment)
     folder = Path(directory)
+    if not folder.is_dir():
+        raise ConfigurationError(
+            f"The configuration directory {folder} does not exist or is not a directory.",
+            details={"directory": str(folder)},
+        )
     layers = load_layers(folder, name, environment)
     chosen = default_secret_providers() if secret_providers is None else secret_providers
     providers = tuple(_bind(provider, layers.values, folder) for provider in chosen)

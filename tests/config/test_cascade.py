@@ -253,3 +253,8 @@ class TestMalformedFiles:
     def test_byte_order_mark_is_accepted(self, tmp_path: Path) -> None:
         (tmp_path / ".env").write_bytes(b"\xef\xbb\xbfA=1\n")
         assert _load(tmp_path).get_str("A") == "1"
+
+
+def test_missing_directory_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        load_config("production", directory=tmp_path / "typo", environ={})
