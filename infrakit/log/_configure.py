@@ -74,7 +74,7 @@ def configure_logging(
         levels={name: level_number(value) for name, value in (levels or {}).items()},
         redactor=Redactor((*DEFAULT_SENSITIVE_KEYS, *redact_keys)),
     )
-    STATE.install(pipeline).close()
+    STATE.install(pipeline).close(keep=_reused(pipeline.transports))
     _register_atexit()
     if stdlib:
         intercept_stdlib()
@@ -89,6 +89,13 @@ def shutdown_logging() -> None:
     """
     restore_stdlib()
     STATE.install(default_pipeline()).close()
+
+
+def _reused(transports: Iterable[LogTransport]) -> list[LogTransport]:
+    """The new transports, plus the ones they wrap: a sink passed again must stay open."""
+    reused = list(transports)
+    reused += [sink.transport for sink in reused if isinstance(sink, QueuedTransport)]
+    return reused
 
 
 def _transport(sink: Sink | None, format: Format) -> LogTransport:

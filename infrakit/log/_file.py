@@ -54,7 +54,8 @@ class FileTransport:
         delay: create the file on the first record rather than now.
 
     Raises:
-        ConfigurationError: loguru rejected one of the rotation options.
+        ConfigurationError: loguru rejected one of the rotation options, or the file
+            cannot be opened.
     """
 
     def __init__(
@@ -90,6 +91,8 @@ class FileTransport:
             )
         except (TypeError, ValueError) as error:
             raise ConfigurationError(f"Invalid file log options for {self.path}") from error
+        except OSError as error:
+            raise ConfigurationError(f"Cannot open log file {self.path}") from error
         self._closed = False
 
     def log(self, entry: LogEntry) -> None:

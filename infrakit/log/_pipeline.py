@@ -68,10 +68,13 @@ class Pipeline:
         for transport in self.transports:
             call_optional(transport, "flush")
 
-    def close(self) -> None:
+    def close(self, keep: Iterable[LogTransport] = ()) -> None:
+        """Flush every transport and close those the next pipeline does not reuse."""
+        kept = {id(transport) for transport in keep}
         for transport in self.transports:
             call_optional(transport, "flush")
-            call_optional(transport, "close")
+            if id(transport) not in kept:
+                call_optional(transport, "close")
 
 
 def report_transport_failure(transport: object, error: BaseException) -> None:

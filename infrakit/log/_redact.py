@@ -7,6 +7,7 @@ from typing import Any
 
 REDACTED = "***"
 TOO_DEEP = "[nested too deep]"
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 MAX_DEPTH = 8
 
 DEFAULT_SENSITIVE_KEYS: tuple[str, ...] = (
@@ -46,11 +47,24 @@ class Redactor:
         return decision
 
     def redact(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """A copy of `fields` with sensitive keys masked, recursing into dicts and lists."""
-        return {
-            key: REDACTED if self.is_sensitive(key) else self._value(value, 1)
-            for key, value in fields.items()
-        }
+        """A copy of `fields` with sensitive keys masked, recursing into dicts and lists.
+
+        This runs on every record with metadata, so scalars (the common case) skip the
+        container checks, and a known key costs one dict lookup.
+        """
+        decisions = self._decisions
+        result: dict[str, Any] = {}
+        for key, value in fields.items():
+            sensitive = decisions.get(key)
+            if sensitive is None:
+                sensitive = self.is_sensitive(key)
+            if sensitive:
+                result[key] = REDACTED
+            elif type(value) in _SCALARS:
+                result[key] = value
+            else:
+                result[key] = self._value(value, 1)
+        return result
 
     def _value(self, value: Any, depth: int) -> Any:
         """Containers are copied with secrets masked; past `MAX_DEPTH` (or in a cycle) the

@@ -48,12 +48,12 @@ _second_cache: tuple[int, str] = (-1, "")
 def format_time(timestamp: float) -> str:
     """RFC 3339 UTC with microseconds; the seconds prefix is cached (one strftime a second)."""
     global _second_cache
-    second = int(timestamp)
+    second, micro = divmod(int(timestamp * 1_000_000), 1_000_000)
     cached_second, prefix = _second_cache
     if second != cached_second:
         prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         _second_cache = (second, prefix)
-    return f"{prefix}.{int((timestamp - second) * 1_000_000):06d}Z"
+    return f"{prefix}.{micro:06d}Z"
 
 
 def render_json(entry: LogEntry) -> str:

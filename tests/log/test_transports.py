@@ -174,3 +174,22 @@ def test_queued_transport_validates_its_options() -> None:
         QueuedTransport(MemoryTransport(), max_size=0)
     with pytest.raises(ConfigurationError):
         QueuedTransport(MemoryTransport(), overflow="spill")  # type: ignore[arg-type]
+
+
+def test_a_transport_passed_again_survives_reconfiguration(tmp_path: Path) -> None:
+    path = tmp_path / "kept.log"
+    transport = FileTransport(path)
+    configure_logging("INFO", sinks=[transport])
+    get_logger("kept").info("first")
+    configure_logging("DEBUG", sinks=[transport], non_blocking=True)
+    get_logger("kept").debug("second")
+    shutdown_logging()
+    messages = [json.loads(line)["message"] for line in path.read_text().splitlines()]
+    assert messages == ["first", "second"]
+
+
+def test_an_unwritable_file_is_a_configuration_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    with pytest.raises(ConfigurationError, match="Cannot open log file"):
+        FileTransport(blocker / "app.log")
