@@ -213,6 +213,11 @@ class TieredCache(MemoizeMixin):
                 await asyncio.sleep(0.5)
 
     def _apply(self, message: dict[str, Any]) -> None:
+        if message.get("type") == "subscribe":
+            # redis-py re-subscribed by itself after a dropped connection: whatever was
+            # announced in between is lost, so no local copy can be trusted.
+            self.memory._data.clear()
+            return
         if message.get("type") != "message":
             return
         try:

@@ -138,3 +138,25 @@ async def test_a_write_drops_the_copy_held_by_another_process(redis_url: str) ->
         assert stdout.decode().strip() == "dropped"
     finally:
         await dispose(cache)
+
+
+async def test_invalidation_survives_a_killed_connection(
+    redis_url: str, pair: tuple[Any, Any]
+) -> None:
+    import redis.asyncio
+
+    from tests.cache.test_redis import _kill_own_connections
+
+    first, second = pair
+    await first.set("key", 1)
+    assert await second.get("key") == 1
+    admin = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        assert await _kill_own_connections(admin) >= 2
+    finally:
+        await admin.aclose()
+    await asyncio.sleep(0.2)
+    await first.set("key", 2)
+    await eventually(lambda: _equals(second, "key", 2), within=5)
+    await first.set("key", 3)
+    await eventually(lambda: _equals(second, "key", 3), within=5)
