@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from infrakit.errors._problem import (
     ensure_request_id,
@@ -15,7 +16,9 @@ from infrakit.errors._problem import (
 )
 
 if TYPE_CHECKING:
-    from types import TracebackType
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from _typeshed import OptExcInfo
 
     from infrakit.log import Logger
 
@@ -27,23 +30,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_ExcInfo = tuple[type[BaseException], BaseException, "TracebackType | None"]
 _BROKEN_RESPONSE = " after the response started; the response is cut short"
-
-
-class StartResponse(Protocol):
-    """The WSGI `start_response` callable (PEP 3333)."""
-
-    def __call__(
-        self,
-        status: str,
-        headers: list[tuple[str, str]],
-        exc_info: _ExcInfo | None = ...,
-        /,
-    ) -> Callable[[bytes], object]: ...
-
-
-WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 class ProblemDetailsMiddleware:
@@ -153,7 +140,7 @@ class WSGIProblemDetailsMiddleware:
 
     def __init__(
         self,
-        app: WSGIApp,
+        app: WSGIApplication,
         *,
         debug: bool = False,
         logger: Logger | logging.Logger | None = None,
@@ -166,7 +153,7 @@ class WSGIProblemDetailsMiddleware:
         self.request_id_header = request_id_header
         self._environ_key = "HTTP_" + request_id_header.upper().replace("-", "_")
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         progress = _WSGIProgress(start_response)
         try:
             result = self.app(environ, progress.start_response)
@@ -175,12 +162,13 @@ class WSGIProblemDetailsMiddleware:
         return self._guard(result, environ, progress)
 
     def _guard(
-        self, result: Iterable[bytes], environ: dict[str, Any], progress: _WSGIProgress
+        self, result: Iterable[bytes], environ: WSGIEnvironment, progress: _WSGIProgress
     ) -> Iterator[bytes]:
         try:
             for chunk in result:
-                progress.body_sent = progress.body_sent or bool(chunk)
-                yield chunk
+                if chunk:  # some servers send headers on an empty write; PEP 3333 says wait
+                    progress.body_sent = True
+                    yield chunk
         except Exception as error:
             yield from self._answer(error, environ, progress)
         finally:
@@ -189,7 +177,7 @@ class WSGIProblemDetailsMiddleware:
                 close()
 
     def _answer(
-        self, error: Exception, environ: dict[str, Any], progress: _WSGIProgress
+        self, error: Exception, environ: WSGIEnvironment, progress: _WSGIProgress
     ) -> list[bytes]:
         path = _wsgi_path(environ)
         method = str(environ.get("REQUEST_METHOD", "-"))
@@ -208,9 +196,7 @@ class WSGIProblemDetailsMiddleware:
             request_id_header=self.request_id_header,
         )
         # exc_info lets a server replace headers the app already started (PEP 3333).
-        progress.original(
-            status_line(status), list(headers), (type(error), error, error.__traceback__)
-        )
+        progress.original(status_line(status), list(headers), sys.exc_info())
         return [body]
 
 
@@ -222,11 +208,7 @@ class _WSGIProgress:
         self.body_sent = False
 
     def start_response(
-        self,
-        status: str,
-        headers: list[tuple[str, str]],
-        exc_info: _ExcInfo | None = None,
-        /,
+        self, status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None, /
     ) -> Callable[[bytes], object]:
         write = self.original(status, headers, exc_info)
 
@@ -237,7 +219,7 @@ class _WSGIProgress:
         return tracked_write
 
 
-def _wsgi_path(environ: dict[str, Any]) -> str:
+def _wsgi_path(environ: WSGIEnvironment) -> str:
     # PEP 3333 strings are the raw bytes decoded as latin-1: re-encode before quoting.
     raw = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
     return request_path(raw.encode("latin-1", "replace").decode("utf-8", "replace"))

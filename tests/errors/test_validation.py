@@ -1,0 +1,248 @@
+"""Validation problems name each field by JSON pointer and never echo a rejected value."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import uuid
+from typing import Any, Literal
+
+import pydantic
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from infrakit.errors import DomainValidationError, FieldError, ValidationError, problem_response
+
+SECRET = "hunter2-Sup3rS3cret"
+
+
+class Address(pydantic.BaseModel):
+    city: str
+    zip_code: str = pydantic.Field(pattern=r"^\d{5}$")
+
+
+class Signup(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    email: str
+    password: str = pydantic.Field(min_length=30)
+    age: int = pydantic.Field(ge=18)
+    role: Literal["admin", "user"]
+    token: uuid.UUID
+    born: datetime.date
+    address: Address
+    tags: list[int]
+
+    @pydantic.field_validator("email")
+    @classmethod
+    def email_has_at(cls, value: str) -> str:
+        if "@" not in value:
+            raise ValueError(f"{value} is not an e-mail address")
+        return value
+
+
+def rejected(data: dict[str, Any]) -> pydantic.ValidationError:
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Signup.model_validate(data)
+    return caught.value
+
+
+BAD_SIGNUP = {
+    "email": SECRET,
+    "password": SECRET,
+    "age": SECRET,
+    "role": SECRET,
+    "token": SECRET,
+    "born": SECRET,
+    "address": {"city": "Lyon", "zip_code": SECRET},
+    "tags": [SECRET.encode(), 1],
+    "unexpected": SECRET,
+}
+
+
+def test_no_rejected_value_anywhere_in_the_problem() -> None:
+    error = ValidationError.from_pydantic(rejected(BAD_SIGNUP))
+    assert SECRET in str(error.__cause__)  # pydantic's own text does carry it...
+    problem = error.to_problem("/signup")
+    body = problem_response(error, instance="/signup").body.decode()
+    assert SECRET not in json.dumps(problem)  # ...ours never does
+    assert SECRET not in body
+    assert SECRET not in str(error)
+    assert SECRET not in repr(error)
+    assert "S3cret" not in body
+    assert "hunter2" not in body
+
+
+def test_one_field_error_per_problem_with_pointers() -> None:
+    error = ValidationError.from_pydantic(rejected(BAD_SIGNUP))
+    pointers = [item["pointer"] for item in error.errors]
+    assert pointers == [
+        "#/email",
+        "#/password",
+        "#/age",
+        "#/role",
+        "#/token",
+        "#/born",
+        "#/address/zip_code",
+        "#/tags/0",
+        "#/unexpected",
+    ]
+    problem = error.to_problem()
+    assert problem["status"] == 422
+    assert problem["code"] == "VALIDATION_ERROR"
+    assert problem["errors"] == [dict(item) for item in error.errors]
+    assert all(set(item) == {"pointer", "detail"} for item in problem["errors"])
+
+
+def test_useful_messages_survive() -> None:
+    details = {
+        item["pointer"]: item["detail"]
+        for item in ValidationError.from_pydantic(rejected(BAD_SIGNUP)).errors
+    }
+    assert details["#/email"] == "Value error"  # the validator quoted the value: cut
+    assert details["#/password"] == "String should have at least 30 characters"
+    assert details["#/role"] == "Input should be 'admin' or 'user'"
+    assert details["#/token"] == "Input should be a valid UUID"  # parser diagnostic cut
+    assert (
+        details["#/age"] == "Input should be a valid integer, unable to parse string as an integer"
+    )
+    assert details["#/unexpected"] == "Extra inputs are not permitted"
+
+
+def test_validator_message_without_the_value_is_kept() -> None:
+    data = {**BAD_SIGNUP, "email": "plainaddress.example"}
+    data["email"] = "x"
+    details = {
+        item["pointer"]: item["detail"]
+        for item in ValidationError.from_pydantic(rejected(data)).errors
+    }
+    # "x" appears as a word in "x is not an e-mail address": cut, even for one character
+    assert details["#/email"] == "Value error"
+
+    class Checked(pydantic.BaseModel):
+        password: str
+
+        @pydantic.field_validator("password")
+        @classmethod
+        def strong(cls, value: str) -> str:
+            raise ValueError("must contain a digit")
+
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Checked(password="abcdefgh")
+    (item,) = ValidationError.from_pydantic(caught.value).errors
+    assert item == FieldError(pointer="#/password", detail="Value error, must contain a digit")
+
+
+def test_short_numbers_are_matched_as_whole_words_only() -> None:
+    class Adult(pydantic.BaseModel):
+        age: int
+
+        @pydantic.field_validator("age")
+        @classmethod
+        def adult(cls, value: int) -> int:
+            raise ValueError("must be at least 18")
+
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Adult(age=1)
+    (item,) = ValidationError.from_pydantic(caught.value).errors
+    assert item["detail"] == "Value error, must be at least 18"
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Adult(age=18)
+    (item,) = ValidationError.from_pydantic(caught.value).errors
+    assert item["detail"] == "Value error"
+
+
+def test_assert_in_a_validator_is_cut_when_it_quotes_the_value() -> None:
+    class Pin(pydantic.BaseModel):
+        pin: str
+
+        @pydantic.field_validator("pin")
+        @classmethod
+        def four_digits(cls, value: str) -> str:
+            assert value.isdigit(), f"pin {value} has letters"
+            return value
+
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Pin(pin="12ab34")
+    (item,) = ValidationError.from_pydantic(caught.value).errors
+    assert item["detail"] == "Assertion failed"
+
+
+def test_pointer_escapes_per_rfc_6901_and_3986() -> None:
+    class Loose(pydantic.BaseModel):
+        values: dict[str, int]
+
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Loose.model_validate({"values": {"a/b~c d": "x"}})
+    (item,) = ValidationError.from_pydantic(caught.value).errors
+    assert item["pointer"] == "#/values/a~1b~0c%20d"
+
+
+def test_model_level_error_points_at_the_root() -> None:
+    class Pair(pydantic.BaseModel):
+        low: int
+        high: int
+
+        @pydantic.model_validator(mode="after")
+        def ordered(self) -> Pair:
+            raise ValueError("low must not exceed high")
+
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Pair(low=2, high=1)
+    (item,) = ValidationError.from_pydantic(caught.value).errors
+    assert item == FieldError(pointer="#", detail="Value error, low must not exceed high")
+
+
+def test_domain_validation_error_and_custom_message() -> None:
+    error = DomainValidationError.from_pydantic(rejected(BAD_SIGNUP), "Signup rejected.")
+    assert isinstance(error, DomainValidationError)
+    assert error.to_problem()["detail"] == "Signup rejected."
+    assert isinstance(error.__cause__, pydantic.ValidationError)
+
+
+def test_errors_without_arguments_are_accepted() -> None:
+    class FrameworkError(Exception):
+        """Like FastAPI's RequestValidationError: errors() takes no arguments."""
+
+        def errors(self) -> list[dict[str, Any]]:
+            return [
+                {
+                    "loc": ("body", "card"),
+                    "msg": f"Value error, card {SECRET} expired",
+                    "type": "value_error",
+                    "input": SECRET,
+                    "ctx": {"error": ValueError(f"card {SECRET} expired")},
+                }
+            ]
+
+    (item,) = ValidationError.from_pydantic(FrameworkError()).errors
+    assert item == FieldError(pointer="#/body/card", detail="Value error")
+
+
+def test_manual_field_errors() -> None:
+    error = ValidationError(errors=[FieldError(pointer="#/name", detail="is required")])
+    assert error.to_problem()["errors"] == [{"pointer": "#/name", "detail": "is required"}]
+    assert error.to_problem()["detail"] == "The input is not valid."
+
+
+@given(
+    value=st.text(
+        alphabet=st.characters(categories=("L", "N"), max_codepoint=0x24F), min_size=4, max_size=40
+    )
+)
+def test_validator_echo_never_reaches_the_problem(value: str) -> None:
+    class Echo(pydantic.BaseModel):
+        field: str
+
+        @pydantic.field_validator("field")
+        @classmethod
+        def refuse(cls, candidate: str) -> str:
+            raise ValueError(f"refused {candidate}!")
+
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Echo(field=value)
+    problem = ValidationError.from_pydantic(caught.value).to_problem()
+    # the validator's message always quotes the value, so only the fixed part may remain
+    assert problem["errors"] == [{"pointer": "#/field", "detail": "Value error"}]
+    assert f"refused {value}" not in json.dumps(problem, ensure_ascii=False)
