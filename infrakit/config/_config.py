@@ -12,7 +12,14 @@ from typing import Any, NoReturn, TypeVar, overload
 from pydantic import BaseModel, SecretStr
 
 from infrakit.config._cascade import ConfigSource, load_layers, resolve_env_name
-from infrakit.config._convert import ConversionError, convert, parse_list, type_name
+from infrakit.config._convert import (
+    ConversionError,
+    parse_list,
+    to_bool,
+    to_float,
+    to_int,
+    type_name,
+)
 from infrakit.config._convert import redact as redact_value
 from infrakit.config._protocol import SecretProvider
 from infrakit.config._schema import SchemaInput, validate_config
@@ -192,7 +199,7 @@ class Config:
     def get_str(self, key: str, default: T) -> str | T: ...
     def get_str(self, key: str, default: Any = _MISSING) -> Any:
         """The text value, as written after interpolation."""
-        return self._get(key, default, str)
+        return self._get(key, default, None, "str")
 
     @overload
     def get_int(self, key: str) -> int: ...
@@ -202,7 +209,7 @@ class Config:
     def get_int(self, key: str, default: T) -> int | T: ...
     def get_int(self, key: str, default: Any = _MISSING) -> Any:
         """A whole number (`42`, `-1`, `1_000`)."""
-        return self._get(key, default, int)
+        return self._get(key, default, to_int, "int")
 
     @overload
     def get_float(self, key: str) -> float: ...
@@ -212,7 +219,7 @@ class Config:
     def get_float(self, key: str, default: T) -> float | T: ...
     def get_float(self, key: str, default: Any = _MISSING) -> Any:
         """A finite number (`0.5`, `1e3`); `nan` and `inf` are refused."""
-        return self._get(key, default, float)
+        return self._get(key, default, to_float, "float")
 
     @overload
     def get_bool(self, key: str) -> bool: ...
@@ -222,7 +229,7 @@ class Config:
     def get_bool(self, key: str, default: T) -> bool | T: ...
     def get_bool(self, key: str, default: Any = _MISSING) -> Any:
         """true/false, 1/0, yes/no, on/off in any case; anything else is an error."""
-        return self._get(key, default, bool)
+        return self._get(key, default, to_bool, "bool")
 
     @overload
     def get_list(self, key: str, *, item_type: type[Any] = ...) -> list[Any]: ...
@@ -235,7 +242,7 @@ class Config:
     def get_list(self, key: str, default: Any = _MISSING, *, item_type: type[Any] = str) -> Any:
         """Comma-separated items (stripped, empty ones dropped) or a JSON array."""
         expected = f"list[{type_name(item_type)}]"
-        return self._get(key, default, list, lambda raw: parse_list(raw, item_type), expected)
+        return self._get(key, default, lambda raw: parse_list(raw, item_type), expected)
 
     @overload
     def get_secret(self, key: str) -> SecretStr: ...
@@ -323,20 +330,20 @@ class Config:
         self,
         key: str,
         default: Any,
-        target: type[Any],
-        converter: Callable[[str], Any] | None = None,
-        expected: str | None = None,
+        converter: Callable[[str], Any] | None,
+        expected: str,
     ) -> Any:
         full = self._key(key)
         raw = self._state.values.get(full)
-        expected = expected or type_name(target)
         if raw is None:
             if default is _MISSING:
                 self._missing(full, expected)
             return default
+        if converter is None:
+            return raw
         reason = None
         try:
-            return converter(raw) if converter is not None else convert(raw, target)
+            return converter(raw)
         except ConversionError as error:
             reason = error.reason
         # Raised outside the except block: the conversion error must not be the context.

@@ -22,6 +22,9 @@ __all__ = [
     "looks_secret",
     "parse_list",
     "redact",
+    "to_bool",
+    "to_float",
+    "to_int",
     "type_name",
 ]
 
@@ -66,18 +69,18 @@ class ConversionError(ValueError):
         self.reason = reason
 
 
-def _to_str(raw: str) -> str:
+def to_str(raw: str) -> str:
     return raw
 
 
-def _to_int(raw: str) -> int:
+def to_int(raw: str) -> int:
     try:
         return int(raw)
     except ValueError:
         raise ConversionError("not a whole number") from None
 
 
-def _to_float(raw: str) -> float:
+def to_float(raw: str) -> float:
     try:
         number = float(raw)
     except ValueError:
@@ -87,7 +90,7 @@ def _to_float(raw: str) -> float:
     return number
 
 
-def _to_bool(raw: str) -> bool:
+def to_bool(raw: str) -> bool:
     word = raw.strip().lower()
     if word in _TRUE:
         return True
@@ -97,10 +100,10 @@ def _to_bool(raw: str) -> bool:
 
 
 _CONVERTERS: dict[type[Any], Callable[[str], Any]] = {
-    str: _to_str,
-    int: _to_int,
-    float: _to_float,
-    bool: _to_bool,
+    str: to_str,
+    int: to_int,
+    float: to_float,
+    bool: to_bool,
 }
 
 

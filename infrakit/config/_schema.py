@@ -94,7 +94,9 @@ class _Collector:
         if raw is None:
             return None
         self.consumed.add(key)
-        self.data_sources[key] = self.context.sources.get(key, ConfigSource("mapping", "values"))
+        self.data_sources[key] = self.context.sources.get(
+            key, ConfigSource("mapping", "the given values")
+        )
         try:
             return _prepare(info.annotation, raw)
         except ConversionError as error:
@@ -113,8 +115,9 @@ class _Collector:
             return
         known = [key for key, _, _ in self.locations.values()]
         pointers = {key for key in self.context.ignored_keys if key[:-5] in self.secret_fields}
+        accounted = self.consumed | pointers
         for key in sorted(self.values):
-            if key.startswith(prefix) and key not in self.consumed | pointers:
+            if key.startswith(prefix) and key not in accounted:
                 expected = f"one of {model.__name__}'s fields"
                 problem = _unknown_problem(key, known)
                 self.problems.append(Problem(key, problem, expected, self.source_text(key)))
