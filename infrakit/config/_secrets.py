@@ -15,6 +15,7 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path, PurePath
 
+from infrakit.config._protocol import SecretProvider
 from infrakit.errors import ConfigurationError
 
 __all__ = ["DirectorySecretProvider", "FileSecretProvider", "read_secret_file"]
@@ -97,7 +98,7 @@ def _read_regular_file(key: str, path: Path, descriptor: int) -> str:
         raise _refuse(key, path, "is not valid UTF-8 text") from None
 
 
-class DirectorySecretProvider:
+class DirectorySecretProvider(SecretProvider):
     """Secrets as files in a directory, Docker and Compose style: `/run/secrets/<key>`.
 
     The key is looked up lower-cased first (`database_password`, as Docker names
@@ -135,7 +136,7 @@ class DirectorySecretProvider:
         return None
 
 
-class FileSecretProvider:
+class FileSecretProvider(SecretProvider):
     """The `KEY_FILE=/path` convention: `DATABASE_PASSWORD_FILE` points at the secret.
 
     `load_config` binds the provider to the effective configuration, where the
