@@ -10,6 +10,7 @@ itself refers to the layer below, as `PATH=${PATH}:/extra` does in a shell.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -114,20 +115,22 @@ def _environment_layer(environ: Mapping[str, str]) -> dict[str, _Entry]:
 
 def _read_file(path: Path) -> dict[str, _Entry] | None:
     try:
-        with path.open(encoding="utf-8", newline="") as stream:
-            bindings = list(parse_stream(stream))
+        data = path.read_bytes()
     except FileNotFoundError:
         return None
-    except UnicodeDecodeError as error:
-        line = _line_of_byte(path, error.start)
-        raise ConfigurationError(
-            f"{path} line {line}: not valid UTF-8 text.", details={"file": str(path), "line": line}
-        ) from None
     except OSError as error:
         raise ConfigurationError(
             f"Cannot read {path}: {error.strerror or type(error).__name__}.",
             details={"file": str(path)},
         ) from error
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ConfigurationError(
+            f"{path} line {line}: not valid UTF-8 text.", details={"file": str(path), "line": line}
+        ) from None
+    bindings = list(parse_stream(io.StringIO(text, newline="")))
     entries: dict[str, _Entry] = {}
     for binding in bindings:
         entry = _entry(path, binding)
@@ -153,14 +156,6 @@ def _entry(path: Path, binding: Binding) -> tuple[str, _Entry] | None:
     raise ConfigurationError(
         f"{path} line {line} {problem}.", details={"file": str(path), "line": line}
     )
-
-
-def _line_of_byte(path: Path, offset: int) -> int:
-    try:
-        data = path.read_bytes()[:offset]
-    except OSError:
-        return 1
-    return data.count(b"\n") + 1
 
 
 class _Resolver:

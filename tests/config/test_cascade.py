@@ -258,3 +258,10 @@ class TestMalformedFiles:
 def test_missing_directory_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="does not exist"):
         load_config("production", directory=tmp_path / "typo", environ={})
+
+
+def test_invalid_utf8_far_into_a_large_file_names_the_right_line(tmp_path: Path) -> None:
+    lines = b"".join(b"KEY_%d=%s\n" % (number, b"x" * 100) for number in range(500))
+    (tmp_path / ".env").write_bytes(lines + b"BAD=\xff\n")
+    with pytest.raises(ConfigurationError, match=r"\.env line 501: not valid UTF-8"):
+        _load(tmp_path)
