@@ -1,0 +1,163 @@
+"""infrakit.db against raw psycopg AsyncConnectionPool and asyncpg, in one run.
+
+Cases: a single-row primary-key select and a 1,000-row fetch, with 1 and 16
+concurrent tasks. Every library gets a pool of 16 connections, autocommit, rows
+as dicts for infrakit and psycopg (`dict_row`), asyncpg `Record`s. Each figure is
+the best of REPEATS timed windows; libraries are interleaved within a repeat so
+drift on a shared machine hits them alike.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python benchmarks/db.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from infrakit.db import Database
+
+URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TABLE = f"bench_db_{uuid.uuid4().hex[:8]}"
+POOL_SIZE = 16
+REPEATS = int(os.environ.get("BENCH_REPEATS", "15"))
+WINDOW = float(os.environ.get("BENCH_WINDOW", "0.25"))
+PK_SQL = f"SELECT id, name, value, created FROM {TABLE} WHERE id = %s"
+MANY_SQL = f"SELECT id, name, value, created FROM {TABLE} ORDER BY id"
+
+Operation = Callable[[int], Awaitable[object]]
+
+
+async def measure(operation: Operation, concurrency: int) -> float:
+    """Operations per second over one window of WINDOW seconds."""
+    deadline = time.perf_counter() + WINDOW
+    counts = [0] * concurrency
+
+    async def worker(index: int) -> None:
+        count = 0
+        while time.perf_counter() < deadline:
+            await operation(count % 1000 + 1)
+            count += 1
+        counts[index] = count
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(index) for index in range(concurrency)))
+    return sum(counts) / (time.perf_counter() - started)
+
+
+async def setup(db: Database) -> None:
+    await db.execute(
+        f"CREATE TABLE {TABLE} (id int PRIMARY KEY, name text, value double precision, "
+        "created timestamptz DEFAULT now())"
+    )
+    await db.execute(
+        f"INSERT INTO {TABLE} (id, name, value) "
+        "SELECT i, 'name-' || i, i * 1.5 FROM generate_series(1, 1000) AS i"
+    )
+
+
+def operations(
+    db: Database, pool: AsyncConnectionPool, apg: asyncpg.Pool
+) -> dict[str, dict[str, Operation]]:
+    async def raw_one(key: int) -> object:
+        async with pool.connection() as connection:
+            cursor = connection.cursor(row_factory=dict_row)
+            await cursor.execute(PK_SQL, (key,))
+            return await cursor.fetchone()
+
+    async def raw_many(key: int) -> object:
+        async with pool.connection() as connection:
+            cursor = connection.cursor(row_factory=dict_row)
+            await cursor.execute(MANY_SQL)
+            return await cursor.fetchall()
+
+    asyncpg_pk = PK_SQL.replace("%s", "$1")
+    return {
+        "pk select": {
+            "infrakit": lambda key: db.fetch_one(PK_SQL, (key,)),
+            "psycopg": raw_one,
+            "asyncpg": lambda key: apg.fetchrow(asyncpg_pk, key),
+        },
+        "1,000-row fetch": {
+            "infrakit": lambda key: db.fetch_all(MANY_SQL),
+            "psycopg": raw_many,
+            "asyncpg": lambda key: apg.fetch(MANY_SQL),
+        },
+    }
+
+
+async def run() -> list[tuple[str, int, dict[str, float]]]:
+    db = Database(URL, min_size=POOL_SIZE, max_size=POOL_SIZE, application_name="bench-infrakit")
+    pool = AsyncConnectionPool(
+        URL,
+        min_size=POOL_SIZE,
+        max_size=POOL_SIZE,
+        kwargs={"autocommit": True, "application_name": "bench-psycopg"},
+        open=False,
+    )
+    async with db:
+        await setup(db)
+        try:
+            await pool.open(wait=True)
+            apg = await asyncpg.create_pool(URL, min_size=POOL_SIZE, max_size=POOL_SIZE)
+            try:
+                return await run_cases(operations(db, pool, apg))
+            finally:
+                await apg.close()
+                await pool.close()
+        finally:
+            await db.execute(f"DROP TABLE IF EXISTS {TABLE}")
+
+
+async def run_cases(
+    cases: dict[str, dict[str, Operation]],
+) -> list[tuple[str, int, dict[str, float]]]:
+    results = []
+    for case, libraries in cases.items():
+        for concurrency in (1, 16):
+            best = dict.fromkeys(libraries, 0.0)
+            for name, operation in libraries.items():  # warm up (prepared statements)
+                for key in range(1, 30):
+                    await operation(key)
+            for repeat in range(REPEATS):
+                order = list(libraries.items())
+                order = order[repeat % len(order) :] + order[: repeat % len(order)]
+                for name, operation in order:
+                    best[name] = max(best[name], await measure(operation, concurrency))
+            results.append((case, concurrency, best))
+    return results
+
+
+def table(results: list[tuple[str, int, dict[str, float]]]) -> str:
+    lines = [
+        "| case | tasks | infrakit ops/s | psycopg pool ops/s | asyncpg ops/s "
+        "| infrakit / psycopg | infrakit / asyncpg |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for case, concurrency, best in results:
+        ours, raw, apg = best["infrakit"], best["psycopg"], best["asyncpg"]
+        lines.append(
+            f"| {case} | {concurrency} | {ours:,.0f} | {raw:,.0f} | {apg:,.0f} "
+            f"| {ours / raw:.3f} | {ours / apg:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    started = time.perf_counter()
+    results = asyncio.run(run())
+    print(table(results))
+    print(
+        f"\nbest of {REPEATS} windows of {WINDOW}s per figure, pool of {POOL_SIZE}; "
+        f"wall time {time.perf_counter() - started:.0f}s"
+    )
+
+
+if __name__ == "__main__":
+    main()
