@@ -122,7 +122,7 @@ async def run_cases(
     for case, libraries in cases.items():
         for concurrency in (1, 16):
             best = dict.fromkeys(libraries, 0.0)
-            for name, operation in libraries.items():  # warm up (prepared statements)
+            for operation in libraries.values():  # warm up (prepared statements)
                 for key in range(1, 30):
                     await operation(key)
             for repeat in range(REPEATS):

@@ -64,7 +64,7 @@ async def test_changed_file_is_refused(db: Database, schema: str, tmp_path: Path
     await db.migrate(tmp_path, schema=schema)
     first.write_text(f"CREATE TABLE {schema}.a (id bigint);", encoding="utf-8")
     write(tmp_path, "0002_b.sql", f"CREATE TABLE {schema}.b (id int);")
-    with pytest.raises(MigrationError, match="0001_a.sql changed"):
+    with pytest.raises(MigrationError, match=r"0001_a\.sql changed"):
         await db.migrate(tmp_path, schema=schema)
     assert await db.fetch_value("SELECT to_regclass(%s)", (f"{schema}.b",)) is None
 
@@ -78,7 +78,7 @@ async def test_failing_migration_rolls_back_alone(
         "0002_bad.sql",
         f"CREATE TABLE {schema}.half (id int);\nSELECT * FROM {schema}.missing;",
     )
-    with pytest.raises(MigrationError, match="0002_bad.sql failed") as caught:
+    with pytest.raises(MigrationError, match=r"0002_bad\.sql failed") as caught:
         await db.migrate(tmp_path, schema=schema)
     assert caught.value.details["sqlstate"] == "42P01"
     assert await db.fetch_value("SELECT to_regclass(%s)", (f"{schema}.half",)) is None
