@@ -253,22 +253,33 @@ class RedisCache(MemoizeMixin):
             self._hits += 1
         return value
 
-    async def _lookup_with_ttl(self, key: str, value_type: Any) -> tuple[Any, float | None]:
-        """The value and its remaining lifetime in seconds (None: no expiry)."""
+    async def _lookup_with_ttl(
+        self, keys: list[str], value_type: Any
+    ) -> dict[str, tuple[Any, float | None]]:
+        """Found values with their remaining lifetime in seconds (None: no expiry).
+
+        `GET` and `PTTL` per key in one pipelined round trip; used by `TieredCache` so a
+        local copy never outlives the Redis entry.
+        """
         try:
             async with self._client.pipeline(transaction=False) as pipeline:
-                pipeline.get(self.prefix + key)
-                pipeline.pttl(self.prefix + key)
-                data, remaining = await pipeline.execute()
+                for key in keys:
+                    pipeline.get(self.prefix + key)
+                    pipeline.pttl(self.prefix + key)
+                replies = await pipeline.execute()
         except _FAILURES as error:
-            self._misses += 1
-            return self._failed("get", key, error, MISSING), None
-        value = MISSING if data is None else self._decode(key, data, value_type)
-        if value is MISSING:
-            self._misses += 1
-            return MISSING, None
-        self._hits += 1
-        return value, (remaining / 1000 if remaining > 0 else None)
+            self._misses += len(keys)
+            return self._failed("get", keys[0] if len(keys) == 1 else "*", error, {})
+        found: dict[str, tuple[Any, float | None]] = {}
+        for index, key in enumerate(keys):
+            data, remaining = replies[2 * index], replies[2 * index + 1]
+            value = MISSING if data is None else self._decode(key, data, value_type)
+            if value is MISSING:
+                self._misses += 1
+                continue
+            self._hits += 1
+            found[key] = (value, remaining / 1000 if remaining > 0 else None)
+        return found
 
     async def _store(self, key: str, value: Any, ttl: float | None) -> None:
         await self.set(key, value, ttl)

@@ -90,20 +90,23 @@ class TieredCache(MemoizeMixin):
 
     async def get_multiple(self, keys: Iterable[str], *, type: Any = None) -> dict[str, Any]:
         await self._ensure_started()
-        wanted = list(keys)
-        found = await self.memory.get_multiple(wanted, type=type)
-        missing = [key for key in wanted if key not in found]
-        if missing:
-            remote = await self.redis.get_multiple(missing, type=type)
-            for key, value in remote.items():
-                self.memory._put(normalize_key(key), value, self.memory._remaining_ttl_cap(None))
-            found.update(remote)
-        return {key: _as_type(found[key], type) for key in wanted if key in found}
+        wanted = {key: normalize_key(key) for key in keys}
+        local = await self.memory.get_multiple(wanted.values(), type=type)
+        missing = [stored for stored in wanted.values() if stored not in local]
+        remote = await self.redis._lookup_with_ttl(missing, type) if missing else {}
+        for stored, (value, remaining) in remote.items():
+            self.memory._put(stored, value, self.memory._remaining_ttl_cap(remaining))
+            local[stored] = value
+        return {
+            key: _as_type(local[stored], type) for key, stored in wanted.items() if stored in local
+        }
 
     async def set_multiple(self, entries: Mapping[str, Any], ttl: float | None = None) -> bool:
         await self._ensure_started()
         stored = await self.redis.set_multiple(entries, ttl)
-        await self.memory.set_multiple(entries, self.memory._remaining_ttl_cap(ttl))
+        await self.memory.set_multiple(
+            entries, self.memory._remaining_ttl_cap(ttl or self.redis.default_ttl)
+        )
         await self._announce([normalize_key(key) for key in entries])
         return stored
 
@@ -175,9 +178,11 @@ class TieredCache(MemoizeMixin):
         value = await self.memory._lookup(key, value_type)
         if value is not MISSING:
             return _as_type(value, value_type)
-        value, remaining = await self.redis._lookup_with_ttl(key, value_type)
-        if value is not MISSING:
-            self.memory._put(key, value, self.memory._remaining_ttl_cap(remaining))
+        found = await self.redis._lookup_with_ttl([key], value_type)
+        if key not in found:
+            return MISSING
+        value, remaining = found[key]
+        self.memory._put(key, value, self.memory._remaining_ttl_cap(remaining))
         return value
 
     async def _store(self, key: str, value: Any, ttl: float | None) -> None:

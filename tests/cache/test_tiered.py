@@ -84,10 +84,12 @@ async def test_local_copies_are_rebuilt_as_the_named_type(pair: tuple[Any, Any])
 
 async def test_a_local_copy_never_outlives_the_redis_entry(pair: tuple[Any, Any]) -> None:
     first, second = pair
-    await first.set("short", 1, ttl=0.3)
+    await first.set_multiple({"short": 1, "batch": 2}, ttl=0.3)
     assert await second.get("short") == 1
+    assert await second.get_multiple(["batch"]) == {"batch": 2}
     await asyncio.sleep(0.5)
     assert await second.get("short") is None
+    assert await second.get_multiple(["batch"]) == {}
 
 
 async def _equals(cache: Any, key: str, expected: Any) -> bool:
