@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from infrakit.db._errors import (
     DatabaseTimeoutError,
     DatabaseUnavailableError,
+    TransactionConflictError,
     is_retryable,
     translate_error,
 )
@@ -381,7 +382,12 @@ class Database(Executor):
             translated = translate_error(error)
         sqlstate = translated.details.get("sqlstate")
         self._stats.record_error(sqlstate or translated.code)
-        log = self._logger.error if translated.status_code >= 500 else self._logger.info
+        if translated.status_code >= 500:
+            log = self._logger.error
+        elif isinstance(translated, TransactionConflictError):
+            log = self._logger.debug  # expected under contention; retried or re-raised
+        else:
+            log = self._logger.info
         log(
             "query failed",
             code=translated.code,
@@ -394,7 +400,7 @@ class Database(Executor):
 
     def _log_retry(self, retry_state: Any) -> None:
         outcome = retry_state.outcome.exception() if retry_state.outcome else None
-        self._logger.info(
+        self._logger.debug(
             "transaction conflict, retrying",
             attempt=retry_state.attempt_number,
             sqlstate=getattr(outcome, "details", {}).get("sqlstate"),

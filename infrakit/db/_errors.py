@@ -1,8 +1,9 @@
 """Database errors, and the one place where psycopg exceptions become them.
 
 Messages never hold SQL, parameters or the server's DETAIL line (which quotes row
-values such as `Key (email)=(ann@example.com) already exists`); the constraint,
-table, column and SQLSTATE go to `details`, which is enough to act on.
+values such as `Key (email)=(ann@example.com) already exists`); the SQLSTATE, the
+constraint and (for not-null) the column go to `details`, which is enough to act on
+without telling a client the table layout.
 """
 
 from __future__ import annotations
@@ -173,7 +174,7 @@ def _diagnostic_details(error: Exception, sqlstate: str | None) -> dict[str, Any
     diagnostic = getattr(error, "diag", None)
     if diagnostic is None:
         return details
-    for name in ("constraint_name", "table_name", "column_name", "schema_name"):
+    for name in ("constraint_name", "column_name"):
         value = getattr(diagnostic, name, None)
         if value:
             details[name.removesuffix("_name")] = value
