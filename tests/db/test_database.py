@@ -12,11 +12,13 @@ from infrakit.config import load_config
 from infrakit.db import (
     CheckViolationError,
     Database,
+    DatabaseProtocol,
     DatabaseSettings,
     DatabaseTimeoutError,
     DatabaseUnavailableError,
     ForeignKeyViolationError,
     NotNullViolationError,
+    Queryable,
     QueryResult,
     UniqueViolationError,
 )
@@ -238,3 +240,28 @@ def test_missing_extra_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
         asyncio.run(db.open())
     with pytest.raises(MissingDependencyError, match=r"infrakit\[postgres\]"):
         db.query_builder("users").to_sql()
+
+
+async def test_builder_wires_the_database_from_config(
+    database_url: str, application_name: str, tmp_path: object
+) -> None:
+    from infrakit import Infra
+
+    config = load_config(
+        "test",
+        directory=str(tmp_path),
+        environ={"DATABASE_URL": database_url, "DATABASE_APPLICATION_NAME": application_name},
+    )
+    infra = Infra.builder("test").with_config(config).with_database().build()
+    async with infra:
+        assert infra.database.settings.application_name == application_name
+        assert await infra.database.fetch_value("SELECT 41 + 1") == 42
+        health = await infra.health()
+        assert health["database"].healthy
+
+
+async def test_protocols_describe_database_and_transaction(db: Database) -> None:
+    assert isinstance(db, DatabaseProtocol)
+    async with db.transaction() as tx:
+        assert isinstance(tx, Queryable)
+        assert await tx.fetch_value("SELECT 1") == 1
