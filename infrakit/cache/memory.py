@@ -65,8 +65,9 @@ class MemoryCache(MemoizeMixin):
         """Return the value, or None when it is absent or expired."""
         if len(key) > MAX_KEY_LENGTH:
             key = normalize_key(key)
-        value = self._data.get(key, MISSING)
-        if value is MISSING:
+        try:
+            value = self._data[key]  # one lookup on a hit; Cache.get() would do two
+        except KeyError:
             self._misses += 1
             return None
         self._hits += 1
@@ -149,11 +150,12 @@ class MemoryCache(MemoizeMixin):
         return ttl if self.default_ttl is None else min(ttl, self.default_ttl)
 
     async def _lookup(self, key: str, value_type: Any) -> Any:
-        value = self._data.get(key, MISSING)
-        if value is MISSING:
+        try:
+            value = self._data[key]
+        except KeyError:
             self._misses += 1
-        else:
-            self._hits += 1
+            return MISSING
+        self._hits += 1
         return value
 
     async def _store(self, key: str, value: Any, ttl: float | None) -> None:
