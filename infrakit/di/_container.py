@@ -126,7 +126,7 @@ class DependencyContainer:
             self._nodes.clear()  # compiled closures captured the previous wiring
             self._built.pop(interface, None)
             if registration.kind is Kind.INSTANCE:
-                self._built[interface] = instance
+                self._built[interface] = registration.provider
             for named in (interface, registration.provider):
                 if isinstance(named, type):
                     self._names.setdefault(named.__name__, named)
@@ -286,7 +286,7 @@ class DependencyContainer:
         """Build a singleton once, even when several threads ask at the same moment."""
         if node.kind.is_async:
             return self._async_required(node)()
-        with self._key_lock(node.key):
+        with threading.RLock():
             if node.key in self._built:
                 return self._built[node.key]
             self._ensure_open()
@@ -315,7 +315,7 @@ class DependencyContainer:
                 return built[key]
             except KeyError:
                 pass
-            task = pending.get(key)
+            task = None
             if task is None:
                 self._ensure_open()
                 task = asyncio.ensure_future(self._acreate(node))

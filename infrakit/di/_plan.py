@@ -52,7 +52,9 @@ class Parameter:
 def describe(key: Any) -> str:
     """A short human name for a key, used in error messages, health and stats."""
     name = getattr(key, "__qualname__", None) or getattr(key, "__name__", None)
-    return name if isinstance(name, str) else repr(key)
+    if not isinstance(name, str):
+        return repr(key)
+    return name.rpartition("<locals>.")[2]
 
 
 def kind_of(provider: Callable[..., Any]) -> Kind:

@@ -1,0 +1,116 @@
+"""A singleton is built once, whatever the number of threads or tasks asking at once."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from infrakit.di import CircularDependencyError, Scope, create_container
+
+
+class Pool:
+    pass
+
+
+class Client:
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+
+
+def test_fifty_threads_share_one_singleton() -> None:
+    calls: list[int] = []
+    start = threading.Barrier(50)
+
+    def make_pool() -> Pool:
+        calls.append(1)
+        time.sleep(0.05)  # widen the race window
+        return Pool()
+
+    container = create_container()
+    container.register(Pool, make_pool)
+    container.register(Client, scope=Scope.TRANSIENT)
+
+    def worker(_: int) -> Pool:
+        start.wait()
+        return container.resolve(Client).pool
+
+    with ThreadPoolExecutor(max_workers=50) as executor:
+        pools = list(executor.map(worker, range(50)))
+    assert len(calls) == 1
+    assert len({id(pool) for pool in pools}) == 1
+
+
+async def test_fifty_tasks_share_one_async_singleton() -> None:
+    calls: list[int] = []
+
+    async def make_pool() -> Pool:
+        calls.append(1)
+        for _ in range(5):  # yield to the loop several times mid-build
+            await asyncio.sleep(0.001)
+        return Pool()
+
+    container = create_container()
+    container.register(Pool, make_pool)
+    container.register(Client, scope=Scope.TRANSIENT)
+    clients = await asyncio.gather(*(container.aresolve(Client) for _ in range(50)))
+    assert len(calls) == 1
+    assert len({id(client.pool) for client in clients}) == 1
+    assert len({id(client) for client in clients}) == 50
+
+
+async def test_cancelled_first_caller_does_not_cancel_the_shared_build() -> None:
+    started = asyncio.Event()
+    calls: list[int] = []
+
+    async def make_pool() -> Pool:
+        calls.append(1)
+        started.set()
+        await asyncio.sleep(0.05)
+        return Pool()
+
+    container = create_container()
+    container.register(Pool, make_pool)
+    first = asyncio.create_task(container.aresolve(Pool))
+    await started.wait()
+    second = asyncio.create_task(container.aresolve(Pool))
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert isinstance(await second, Pool)
+    assert await container.aresolve(Pool) is await second
+    assert calls == [1]
+
+
+async def test_failed_async_build_reaches_every_waiter_and_is_retried() -> None:
+    attempts: list[int] = []
+
+    async def make_pool() -> Pool:
+        attempts.append(1)
+        await asyncio.sleep(0.01)
+        if len(attempts) == 1:
+            raise ConnectionError("refused")
+        return Pool()
+
+    container = create_container()
+    container.register(Pool, make_pool)
+    results = await asyncio.gather(
+        *(container.aresolve(Pool) for _ in range(5)), return_exceptions=True
+    )
+    assert all(isinstance(result, Exception) for result in results)
+    assert attempts == [1]
+    assert isinstance(await container.aresolve(Pool), Pool)
+
+
+async def test_async_factory_awaiting_itself_is_a_cycle() -> None:
+    container = create_container()
+
+    async def make_pool() -> Pool:
+        return await container.aresolve(Pool)  # type: ignore[no-any-return]
+
+    container.register(Pool, make_pool)
+    with pytest.raises(CircularDependencyError, match="asked for itself"):
+        await container.aresolve(Pool)
