@@ -286,7 +286,7 @@ class DependencyContainer:
         """Build a singleton once, even when several threads ask at the same moment."""
         if node.kind.is_async:
             return self._async_required(node)()
-        with threading.RLock():
+        with self._key_lock(node.key):
             if node.key in self._built:
                 return self._built[node.key]
             self._ensure_open()
@@ -315,7 +315,7 @@ class DependencyContainer:
                 return built[key]
             except KeyError:
                 pass
-            task = None
+            task = pending.get(key)
             if task is None:
                 self._ensure_open()
                 task = asyncio.ensure_future(self._acreate(node))

@@ -214,7 +214,7 @@ def test_not_registered_names_type_and_path() -> None:
 
 
 def test_resolving_an_unregistered_interface() -> None:
-    with pytest.raises(NotRegisteredError, match="^Clock is not registered$"):
+    with pytest.raises(NotRegisteredError, match=r"^Clock is not registered$"):
         create_container().resolve(Clock)
 
 
@@ -358,7 +358,7 @@ def test_generator_factories_must_be_singletons() -> None:
     def session() -> object:
         yield object()
 
-    with pytest.raises(RegistrationError, match="needs Scope.SINGLETON"):
+    with pytest.raises(RegistrationError, match=r"needs Scope\.SINGLETON"):
         create_container().register(Database, session, scope=Scope.TRANSIENT)
 
 
@@ -373,8 +373,8 @@ def test_re_registration_replaces_the_wiring(container: Container) -> None:
 def test_component_names_stay_unique() -> None:
     container = create_container()
     container.register(Database, name="primary")
+    container.register(Repository, name="primary")  # falls back to the module-qualified name
     with pytest.raises(RegistrationError, match="taken"):
-        container.register(Repository, name="primary")
         container.register(Service, name="primary")
 
 
