@@ -158,7 +158,10 @@ def memory_contenders() -> list[Contender]:
     raw = cachetools.TTLCache(maxsize=10_000, ttl=60)
 
     async def raw_get(key: str) -> Any:
-        return raw.get(key)
+        try:  # the fastest idiom: one lookup on a hit (raw.get() does two)
+            return raw[key]
+        except KeyError:
+            return None
 
     async def raw_set(key: str, value: Any) -> None:
         raw[key] = value
@@ -251,7 +254,7 @@ async def cleanup(clients: list[Any]) -> None:
 async def main() -> None:
     started = time.perf_counter()
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-    await run_group("In memory", memory_contenders(), repeats=5, budget=0.08)
+    await run_group("In memory", memory_contenders(), repeats=15, budget=0.02)
     try:
         contenders, clients = redis_contenders()
         await clients[-1].ping()
@@ -259,7 +262,7 @@ async def main() -> None:
         print(f"\nRedis half skipped: {REDIS_URL} unreachable ({type(error).__name__})")
     else:
         try:
-            await run_group("Redis (localhost)", contenders, repeats=5, budget=0.08)
+            await run_group("Redis (localhost)", contenders, repeats=11, budget=0.05)
         finally:
             await cleanup(clients)
     print(f"\n(total {time.perf_counter() - started:.0f} s)")

@@ -50,7 +50,8 @@ def default_key_builder(fn: Callable[..., Any]) -> Callable[[tuple[Any, ...], di
                 if type(argument) not in primitives:
                     break
             else:
-                return normalize_key(f"{name}({', '.join(map(repr, args))})")
+                key = f"{name}({', '.join(map(repr, args))})"
+                return key if len(key) <= MAX_KEY_LENGTH else normalize_key(key)
         tokens = [_token(argument, name) for argument in args]
         tokens += [f"{key}={_token(kwargs[key], name)}" for key in sorted(kwargs)]
         return normalize_key(f"{name}({', '.join(tokens)})")

@@ -63,6 +63,7 @@ class Memoized:
         functools.update_wrapper(self, fn)
         self._fn = fn
         self._cache = cache
+        self._lookup = cache._lookup  # bound once: the warm path is this call and a key
         self._ttl = ttl
         self._cache_none = cache_none
         self._type = type
@@ -88,7 +89,7 @@ class Memoized:
         )
         if not self._type_resolved:
             self._resolve_type()
-        value = await self._cache._lookup(key, self._type)
+        value = await self._lookup(key, self._type)
         if value is not MISSING:
             return value
         return await self._cache._flight.run(key, lambda: self._fill(key, args, kwargs))
