@@ -20,11 +20,11 @@ from infrakit.db._errors import (
     UniqueViolationError,
 )
 from infrakit.db._executor import QueryResult
-from infrakit.db._protocol import DatabaseProtocol, Queryable
+from infrakit.db._protocol import DatabaseProtocol, Isolation, Queryable
 from infrakit.db._query_builder import QueryBuilder
 from infrakit.db._settings import DatabaseSettings
 from infrakit.db._stats import ConnectionStats
-from infrakit.db._transaction import Isolation, Transaction, TransactionScope
+from infrakit.db._transaction import Transaction, TransactionScope
 
 __all__ = [
     "CheckViolationError",

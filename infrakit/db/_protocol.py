@@ -7,9 +7,12 @@ applications can hand it a `Database`, or anything else with the same methods.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
-__all__ = ["DatabaseProtocol", "Queryable"]
+__all__ = ["DatabaseProtocol", "Isolation", "Queryable"]
+
+Isolation = Literal["serializable", "repeatable_read", "read_committed"]
 
 ResultT = TypeVar("ResultT")
 Params = Sequence[Any] | dict[str, Any] | None
@@ -68,10 +71,17 @@ class Queryable(Protocol):
 class DatabaseProtocol(Queryable, Protocol):
     """A database service: queries, retrying transactions, health and statistics."""
 
-    def transaction(self, isolation: Any = ..., *, read_only: bool = False) -> Any: ...
+    def transaction(
+        self, isolation: Isolation = "read_committed", *, read_only: bool = False
+    ) -> AbstractAsyncContextManager[Any]: ...
 
     async def with_transaction(
-        self, callback: Callable[[Any], Awaitable[ResultT]], **options: Any
+        self,
+        callback: Callable[[Any], Awaitable[ResultT]],
+        *,
+        isolation: Isolation = "read_committed",
+        read_only: bool = False,
+        retries: int = 3,
     ) -> ResultT: ...
 
     async def health(self) -> Any: ...

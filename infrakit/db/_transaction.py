@@ -6,10 +6,11 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from infrakit.db._errors import TransactionConflictError
 from infrakit.db._executor import Action, Executor, Params
+from infrakit.db._protocol import Isolation
 from infrakit.errors import DatabaseError
 
 if TYPE_CHECKING:
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Isolation", "Transaction", "TransactionScope"]
 
-Isolation = Literal["serializable", "repeatable_read", "read_committed"]
 ResultT = TypeVar("ResultT")
 CommitHook = Callable[[], object]
 
@@ -103,7 +103,11 @@ class Transaction(Executor):
         self, sql: str, params_seq: Iterable[Sequence[Any] | Mapping[str, Any]]
     ) -> int:
         self._check_active()
-        return await self._database._run_many_on(self._connection, sql, params_seq)
+        try:
+            return await self._database._run_many_on(self._connection, sql, params_seq)
+        except DatabaseError as error:
+            self._root()._last_error = error
+            raise
 
     def _root(self) -> Transaction:
         return self if self._parent is None else self._parent._root()
