@@ -340,6 +340,9 @@ class Database(Executor):
                 self._stats.connections_lost += 1
                 await pool.putconn(connection)
                 continue
+            except BaseException:  # cancelled mid-check: never lose the connection
+                await pool.putconn(connection)
+                raise
             return connection
 
     async def _acquire_or_raise(self) -> AsyncConnection[Any]:

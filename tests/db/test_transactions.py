@@ -6,7 +6,13 @@ import asyncio
 
 import pytest
 
-from infrakit.db import Database, Transaction, TransactionConflictError, UniqueViolationError
+from infrakit.db import (
+    Database,
+    DatabaseTimeoutError,
+    Transaction,
+    TransactionConflictError,
+    UniqueViolationError,
+)
 from infrakit.errors import DatabaseError, ValidationError
 
 from .conftest import TableFactory
@@ -211,3 +217,40 @@ async def test_serializable_counter_is_exact(db: Database, make_table: TableFact
     assert await db.fetch_value(f"SELECT value FROM {table}") == 2 * increments
     assert hooks == 2 * increments
     assert db.get_stats().errors_by_sqlstate.get("40001", 0) > 0  # conflicts really happened
+
+
+async def test_failing_hook_does_not_stop_the_others_and_is_reported(
+    db: Database, make_table: TableFactory
+) -> None:
+    table = await make_table("id int PRIMARY KEY")
+    ran: list[str] = []
+
+    def broken() -> None:
+        raise LookupError("mail server down")
+
+    async def body() -> None:
+        async with db.transaction() as tx:
+            await tx.execute(f"INSERT INTO {table} VALUES (1)")
+            tx.on_commit(broken)
+            tx.on_commit(lambda: ran.append("second"))
+
+    with pytest.raises(LookupError):
+        await body()
+    assert ran == ["second"]
+    assert await db.fetch_value(f"SELECT count(*) FROM {table}") == 1  # committed
+
+
+async def test_timeout_inside_a_transaction_rolls_it_back(
+    db: Database, make_table: TableFactory
+) -> None:
+    table = await make_table("id int")
+
+    async def body() -> None:
+        async with db.transaction() as tx:
+            await tx.execute(f"INSERT INTO {table} VALUES (1)")
+            await tx.fetch_value("SELECT pg_sleep(5)", timeout=0.2)
+
+    with pytest.raises(DatabaseTimeoutError):
+        await body()
+    assert await db.fetch_value(f"SELECT count(*) FROM {table}") == 0
+    assert await db.fetch_value("SELECT 1") == 1
