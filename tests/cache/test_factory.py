@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+import infrakit
 from infrakit.cache import MemoryCache, cache_from_url
 from infrakit.errors import ConfigurationError, MissingDependencyError
 
@@ -44,6 +45,7 @@ def test_missing_redis_extra_is_reported_with_the_install_command(
         if name == "redis" or name.startswith(("redis.", "infrakit.cache")):
             monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "redis", None)
+    monkeypatch.delattr(infrakit, "cache")  # restored afterwards, with sys.modules
     cache_module = importlib.import_module("infrakit.cache")
     assert cache_module.MemoryCache is not None
     with pytest.raises(MissingDependencyError, match=r"infrakit\[redis\]"):
