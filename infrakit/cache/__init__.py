@@ -19,12 +19,12 @@ if TYPE_CHECKING:
     from infrakit.cache.redis import RedisCache
     from infrakit.cache.tiered import TieredCache
 
-__all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_exports.py checks
+__all__ = [
+    "MAX_KEY_LENGTH",
     "Cache",
     "CacheError",
     "CacheStats",
     "JsonSerializer",
-    "MAX_KEY_LENGTH",
     "Memoized",
     "MemoryCache",
     "RedisCache",
