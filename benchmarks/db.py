@@ -4,7 +4,9 @@ Cases: a single-row primary-key select and a 1,000-row fetch, with 1 and 16
 concurrent tasks. Every library gets a pool of 16 connections, autocommit, rows
 as dicts for infrakit and psycopg (`dict_row`), asyncpg `Record`s. Each figure is
 the best of REPEATS timed windows; libraries are interleaved within a repeat so
-drift on a shared machine hits them alike.
+drift on a shared machine hits them alike. The CPU columns (lowest client CPU time
+per operation, this process only) show each library's own cost, which stays readable
+when other processes make the wall-clock throughput noisy.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python benchmarks/db.py
 """
@@ -17,7 +19,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -34,8 +36,12 @@ MANY_SQL = f"SELECT id, name, value, created FROM {TABLE} ORDER BY id"
 Operation = Callable[[int], Awaitable[object]]
 
 
-async def measure(operation: Operation, concurrency: int) -> float:
-    """Operations per second over one window of WINDOW seconds."""
+async def measure(operation: Operation, concurrency: int) -> tuple[float, float]:
+    """Operations per second over one WINDOW, and client CPU microseconds per operation.
+
+    The CPU figure counts only this process, so it shows the client-side cost of each
+    library even when other processes make wall-clock throughput noisy.
+    """
     deadline = time.perf_counter() + WINDOW
     counts = [0] * concurrency
 
@@ -46,9 +52,11 @@ async def measure(operation: Operation, concurrency: int) -> float:
             count += 1
         counts[index] = count
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker(index) for index in range(concurrency)))
-    return sum(counts) / (time.perf_counter() - started)
+    operations = max(sum(counts), 1)
+    cpu_per_operation = (time.process_time() - cpu_started) / operations * 1e6
+    return operations / (time.perf_counter() - started), cpu_per_operation
 
 
 async def setup(db: Database) -> None:
@@ -92,7 +100,10 @@ def operations(
     }
 
 
-async def run() -> list[tuple[str, int, dict[str, float]]]:
+Result = tuple[str, int, dict[str, float], dict[str, float]]
+
+
+async def run() -> list[Result]:
     db = Database(URL, min_size=POOL_SIZE, max_size=POOL_SIZE, application_name="bench-infrakit")
     pool = AsyncConnectionPool(
         URL,
@@ -115,13 +126,12 @@ async def run() -> list[tuple[str, int, dict[str, float]]]:
             await db.execute(f"DROP TABLE IF EXISTS {TABLE}")
 
 
-async def run_cases(
-    cases: dict[str, dict[str, Operation]],
-) -> list[tuple[str, int, dict[str, float]]]:
+async def run_cases(cases: dict[str, dict[str, Operation]]) -> list[Result]:
     results = []
     for case, libraries in cases.items():
         for concurrency in (1, 16):
             best = dict.fromkeys(libraries, 0.0)
+            cpu = dict.fromkeys(libraries, float("inf"))
             for operation in libraries.values():  # warm up (prepared statements)
                 for key in range(1, 30):
                     await operation(key)
@@ -129,22 +139,27 @@ async def run_cases(
                 order = list(libraries.items())
                 order = order[repeat % len(order) :] + order[: repeat % len(order)]
                 for name, operation in order:
-                    best[name] = max(best[name], await measure(operation, concurrency))
-            results.append((case, concurrency, best))
+                    throughput, cpu_per_operation = await measure(operation, concurrency)
+                    best[name] = max(best[name], throughput)
+                    cpu[name] = min(cpu[name], cpu_per_operation)
+            results.append((case, concurrency, best, cpu))
     return results
 
 
-def table(results: list[tuple[str, int, dict[str, float]]]) -> str:
+def table(results: list[Result]) -> str:
     lines = [
         "| case | tasks | infrakit ops/s | psycopg pool ops/s | asyncpg ops/s "
-        "| infrakit / psycopg | infrakit / asyncpg |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| infrakit / psycopg | infrakit / asyncpg "
+        "| client CPU us/op infrakit / psycopg / asyncpg | CPU infrakit / psycopg |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for case, concurrency, best in results:
+    for case, concurrency, best, cpu in results:
         ours, raw, apg = best["infrakit"], best["psycopg"], best["asyncpg"]
         lines.append(
             f"| {case} | {concurrency} | {ours:,.0f} | {raw:,.0f} | {apg:,.0f} "
-            f"| {ours / raw:.3f} | {ours / apg:.3f} |"
+            f"| {ours / raw:.3f} | {ours / apg:.3f} "
+            f"| {cpu['infrakit']:,.0f} / {cpu['psycopg']:,.0f} / {cpu['asyncpg']:,.0f} "
+            f"| {cpu['infrakit'] / cpu['psycopg']:.3f} |"
         )
     return "\n".join(lines)
 
