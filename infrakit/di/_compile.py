@@ -8,14 +8,14 @@ no per-call introspection. Exceptions pay the bookkeeping, the happy path pays n
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
-from typing import Any
+from typing import Any, NoReturn
 
-from infrakit.di._errors import FactoryError
+from infrakit.di._errors import AsyncResolutionRequiredError, FactoryError
 from infrakit.di._plan import Kind, Parameter
 from infrakit.di._protocol import Scope
 from infrakit.errors import AppError
 
-__all__ = ["Node", "compile_async_call", "compile_call", "start_generator"]
+__all__ = ["Node", "compile_async_call", "compile_call", "refuse_sync", "start_generator"]
 
 
 def _refuse() -> Any:
@@ -112,6 +112,15 @@ async def _finish(kind: Kind, raw: Any, name: str) -> tuple[Any, Any]:
     if kind is Kind.GENERATOR:
         return start_generator(raw, name), raw
     return raw, None
+
+
+def refuse_sync(name: str) -> NoReturn:
+    """What `resolve` does on reaching an async factory that has not been built yet."""
+    raise AsyncResolutionRequiredError(
+        f"{name} is built by an async factory, so resolve() cannot build it "
+        "(nor anything that needs it); use `await container.aresolve(...)`",
+        details={"component": name},
+    )
 
 
 def start_generator(generator: Generator[Any, None, None], name: str) -> Any:

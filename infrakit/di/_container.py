@@ -4,37 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from infrakit.di._compile import Node, compile_async_call, compile_call, start_generator
+from infrakit.di._compile import Node, compile_async_call, compile_call, refuse_sync
 from infrakit.di._errors import (
-    AsyncResolutionRequiredError,
     CircularDependencyError,
-    ContainerClosedError,
     NotRegisteredError,
     RegistrationError,
     ResolutionError,
 )
+from infrakit.di._instances import Instances
 from infrakit.di._lifecycle import (
-    Resource,
     check_health,
-    close_resource,
-    close_resource_sync,
-    needs_async_close,
-    resource_for,
 )
-from infrakit.di._plan import NO_KEY, Kind, Parameter, describe, kind_of, parameters_of
+from infrakit.di._plan import NO_KEY, Kind, Parameter, describe, parameters_of
 from infrakit.di._protocol import ComponentHealth, Container, ContainerStats, HealthCheck, Scope
+from infrakit.di._registration import MISSING, Registration, make_registration
 
 if TYPE_CHECKING:
     from infrakit.log import Logger
 
 __all__ = ["DependencyContainer", "create_container"]
-
-_MISSING: Any = object()
 
 
 def create_container(*, logger: Logger | None = None, health_timeout: float = 5.0) -> Container:
@@ -51,19 +43,6 @@ def create_container(*, logger: Logger | None = None, health_timeout: float = 5.
     return DependencyContainer(logger=logger, health_timeout=health_timeout)
 
 
-@dataclass(slots=True, eq=False)
-class Registration:
-    """One `register` call, before compilation."""
-
-    key: Any
-    name: str
-    provider: Any
-    kind: Kind
-    scope: Scope
-    health: HealthCheck | None
-    parameters: tuple[Parameter, ...] | None = field(default=None)
-
-
 class DependencyContainer:
     """The default `Container`; see `docs/di.md` for lifecycle and thread-safety rules."""
 
@@ -72,14 +51,8 @@ class DependencyContainer:
         self._names: dict[str, Any] = {}  # class name -> class, for string annotations
         self._labels: dict[str, Any] = {}  # component name -> key
         self._nodes: dict[Any, Node] = {}
-        self._built: dict[Any, Any] = {}
-        self._resources: list[Resource] = []
-        self._pending: dict[Any, asyncio.Future[Any]] = {}
-        self._key_locks: dict[Any, threading.RLock] = {}
-        self._building: set[Any] = set()
         self._lock = threading.RLock()
-        self._closed = False
-        self._logger = logger
+        self._instances = Instances(self._lock, logger)
         self._health_timeout = health_timeout
 
     # -- registration ---------------------------------------------------------------
@@ -87,10 +60,10 @@ class DependencyContainer:
     def register(
         self,
         interface: Any,
-        provider: Any = _MISSING,
+        provider: Any = MISSING,
         /,
         *,
-        instance: Any = _MISSING,
+        instance: Any = MISSING,
         scope: Scope = Scope.SINGLETON,
         health: HealthCheck | None = None,
         name: str | None = None,
@@ -114,9 +87,9 @@ class DependencyContainer:
             RegistrationError: the combination cannot work (see the message).
             ContainerClosedError: the container is closed.
         """
-        registration = _make_registration(interface, provider, instance, scope, health, name)
+        registration = make_registration(interface, provider, instance, scope, health, name)
         with self._lock:
-            self._ensure_open()
+            self._instances.ensure_open()
             previous = self._registrations.pop(interface, None)
             if previous is not None:
                 self._labels.pop(previous.name, None)
@@ -124,9 +97,9 @@ class DependencyContainer:
             self._labels[registration.name] = interface
             self._registrations[interface] = registration
             self._nodes.clear()  # compiled closures captured the previous wiring
-            self._built.pop(interface, None)
+            self._instances.built.pop(interface, None)
             if registration.kind is Kind.INSTANCE:
-                self._built[interface] = registration.provider
+                self._instances.built[interface] = registration.provider
             for named in (interface, registration.provider):
                 if isinstance(named, type):
                     self._names.setdefault(named.__name__, named)
@@ -166,8 +139,8 @@ class DependencyContainer:
         """
         if overrides:
             return self._build_with_overrides(interface, overrides)
-        instance = self._built.get(interface, _MISSING)
-        if instance is not _MISSING:
+        instance = self._instances.built.get(interface, MISSING)
+        if instance is not MISSING:
             return instance
         node = self._nodes.get(interface)
         if node is None:
@@ -181,8 +154,8 @@ class DependencyContainer:
         """
         if overrides:
             return await self._abuild_with_overrides(interface, overrides)
-        instance = self._built.get(interface, _MISSING)
-        if instance is not _MISSING:
+        instance = self._instances.built.get(interface, MISSING)
+        if instance is not MISSING:
             return instance
         node = self._nodes.get(interface)
         if node is None:
@@ -193,7 +166,7 @@ class DependencyContainer:
 
     def _node(self, key: Any) -> Node:
         with self._lock:
-            self._ensure_open()
+            self._instances.ensure_open()
             return self._compile(key, ())
 
     def _compile(self, key: Any, path: tuple[Any, ...]) -> Node:
@@ -202,7 +175,9 @@ class DependencyContainer:
             return node
         registration = self._registrations.get(key)
         if registration is None:
-            raise NotRegisteredError(self._missing_message(key, path), details=_path(path, key))
+            raise NotRegisteredError(
+                self._missing_message(key, path), details=self._path_details(path, key)
+            )
         if key in path:
             loop = [*path[path.index(key) :], key]
             raise CircularDependencyError(
@@ -226,7 +201,7 @@ class DependencyContainer:
             elif not parameter.has_default:
                 raise NotRegisteredError(
                     self._missing_message(parameter.key, path, parameter.name),
-                    details=_path(path, parameter.key),
+                    details=self._path_details(path, parameter.key),
                 )
         return needed
 
@@ -243,7 +218,7 @@ class DependencyContainer:
             dependency.needs_async for _, dependency in dependencies
         )
         if registration.kind is Kind.INSTANCE:
-            value = self._built[registration.key]
+            value = self._instances.built[registration.key]
             node.get = lambda: value
             return node
         node.call = compile_call(registration.provider, dependencies, registration.name)
@@ -252,108 +227,14 @@ class DependencyContainer:
                 registration.provider, dependencies, registration.name, registration.kind
             )
         if registration.scope is Scope.TRANSIENT:
-            node.get = self._async_required(node) if registration.kind.is_async else node.call
+            node.get = _refuser(node.name) if registration.kind.is_async else node.call
             if node.acall is not None:
                 node.aget = _first(node.acall)
             return node
-        node.get = self._singleton_getter(node)
+        node.get = self._instances.getter(node)
         if node.needs_async:
-            node.aget = self._async_singleton_getter(node)
+            node.aget = self._instances.async_getter(node)
         return node
-
-    def _async_required(self, node: Node) -> Callable[[], Any]:
-        def refuse() -> Any:
-            raise AsyncResolutionRequiredError(
-                f"{node.name} is built by an async factory, so resolve() cannot build it "
-                f"(nor anything that needs it); use `await container.aresolve(...)`",
-                details={"component": node.name},
-            )
-
-        return refuse
-
-    def _singleton_getter(self, node: Node) -> Callable[[], Any]:
-        built, key, create = self._built, node.key, self._create
-
-        def get() -> Any:
-            try:
-                return built[key]
-            except KeyError:
-                return create(node)
-
-        return get
-
-    def _create(self, node: Node) -> Any:
-        """Build a singleton once, even when several threads ask at the same moment."""
-        if node.kind.is_async:
-            return self._async_required(node)()
-        with self._key_lock(node.key):
-            if node.key in self._built:
-                return self._built[node.key]
-            self._ensure_open()
-            if node.key in self._building:
-                raise CircularDependencyError(
-                    f"{node.name} asked for itself while being built (its factory resolves it)",
-                    details={"component": node.name},
-                )
-            self._building.add(node.key)
-            try:
-                instance, raw = node.call(), None
-                if node.kind is Kind.GENERATOR:
-                    raw, instance = instance, start_generator(instance, node.name)
-            finally:
-                self._building.discard(node.key)
-            resource = resource_for(node.name, node.kind, instance, raw)
-            if not self._keep(node.key, instance, resource) and resource is not None:
-                self._discard_sync(resource)
-            return instance
-
-    def _async_singleton_getter(self, node: Node) -> Callable[[], Any]:
-        built, pending, key = self._built, self._pending, node.key
-
-        async def aget() -> Any:
-            try:
-                return built[key]
-            except KeyError:
-                pass
-            task = pending.get(key)
-            if task is None:
-                self._ensure_open()
-                task = asyncio.ensure_future(self._acreate(node))
-                pending[key] = task
-                task.add_done_callback(lambda done: _forget(pending, key, done))
-            elif task is asyncio.current_task():
-                raise CircularDependencyError(
-                    f"{node.name} asked for itself while being built (its factory resolves it)",
-                    details={"component": node.name},
-                )
-            return await asyncio.shield(task)
-
-        return aget
-
-    async def _acreate(self, node: Node) -> Any:
-        assert node.acall is not None
-        instance, raw = await node.acall()
-        resource = resource_for(node.name, node.kind, instance, raw)
-        if not self._keep(node.key, instance, resource) and resource is not None:
-            await self._close_one(resource)
-        return instance
-
-    def _keep(self, key: Any, instance: Any, resource: Resource | None) -> bool:
-        """Store a new singleton; False (after which it raises) when the container closed."""
-        with self._lock:
-            if not self._closed:
-                self._built[key] = instance
-                if resource is not None:
-                    self._resources.append(resource)
-                return True
-        return False
-
-    def _key_lock(self, key: Any) -> threading.RLock:
-        lock = self._key_locks.get(key)
-        if lock is None:
-            with self._lock:
-                lock = self._key_locks.setdefault(key, threading.RLock())
-        return lock
 
     # -- overrides ------------------------------------------------------------------
 
@@ -361,7 +242,7 @@ class DependencyContainer:
         self, interface: Any, overrides: Mapping[str, Any]
     ) -> tuple[Registration, list[tuple[Parameter, Node | None]]]:
         with self._lock:
-            self._ensure_open()
+            self._instances.ensure_open()
             registration = self._registrations.get(interface)
             if registration is None:
                 raise NotRegisteredError(self._missing_message(interface, ()))
@@ -389,10 +270,7 @@ class DependencyContainer:
     def _build_with_overrides(self, interface: Any, overrides: Mapping[str, Any]) -> Any:
         registration, sources = self._prepare_overrides(interface, overrides)
         if registration.kind.is_async:
-            return self._async_required(
-                self._nodes.get(interface)
-                or Node(interface, registration.name, registration.kind, registration.scope)
-            )()
+            refuse_sync(registration.name)
         values = [
             (parameter, overrides[parameter.name] if node is None else node.get())
             for parameter, node in sources
@@ -429,13 +307,13 @@ class DependencyContainer:
         limit = self._health_timeout if check_timeout is None else check_timeout
         with self._lock:
             targets = [
-                (registration.name, self._built[key], registration.health)
+                (registration.name, self._instances.built[key], registration.health)
                 for key, registration in self._registrations.items()
-                if registration.health is not None and key in self._built
+                if registration.health is not None and key in self._instances.built
             ]
         results = await asyncio.gather(
             *(
-                check_health(name, instance, check, limit, self._report)
+                check_health(name, instance, check, limit, self._instances.report)
                 for name, instance, check in targets
             )
         )
@@ -447,10 +325,10 @@ class DependencyContainer:
             instances = sum(1 for r in self._registrations.values() if r.kind is Kind.INSTANCE)
             return ContainerStats(
                 registrations=len(self._registrations),
-                singletons_built=len(self._built) - instances,
-                resources_to_close=len(self._resources),
+                singletons_built=len(self._instances.built) - instances,
+                resources_to_close=len(self._instances.resources),
                 plans_compiled=len(self._nodes),
-                closed=self._closed,
+                closed=self._instances.closed,
             )
 
     async def aclose(self) -> None:
@@ -459,8 +337,9 @@ class DependencyContainer:
         Instances passed with `instance=` are not closed: their owner closes them.
         Afterwards every resolve raises `ContainerClosedError`. Calling it twice is fine.
         """
-        for resource in reversed(self._shut()):
-            await self._close_one(resource)
+        with self._lock:
+            self._nodes.clear()
+        await self._instances.aclose()
 
     def close(self) -> None:
         """The sync twin of `aclose`, for containers whose resources all close synchronously.
@@ -469,48 +348,8 @@ class DependencyContainer:
             AsyncResolutionRequiredError: a resource needs `aclose()` (nothing is closed).
         """
         with self._lock:
-            blocking = [r.name for r in self._resources if needs_async_close(r)]
-            if blocking:
-                raise AsyncResolutionRequiredError(
-                    f"{', '.join(blocking)} can only be closed asynchronously; "
-                    "use `await container.aclose()`",
-                    details={"components": blocking},
-                )
-            resources = self._shut()
-        for resource in reversed(resources):
-            self._discard_sync(resource)
-
-    def _shut(self) -> list[Resource]:
-        with self._lock:
-            if self._closed:
-                return []
-            self._closed = True
-            resources, self._resources = self._resources, []
-            self._built.clear()
+            self._instances.close()
             self._nodes.clear()
-            return resources
-
-    async def _close_one(self, resource: Resource) -> None:
-        try:
-            await close_resource(resource)
-        except Exception:
-            self._report("component failed to close", resource.name)
-
-    def _discard_sync(self, resource: Resource) -> None:
-        try:
-            if needs_async_close(resource):
-                raise AsyncResolutionRequiredError(f"{resource.name} needs aclose()")
-            close_resource_sync(resource)
-        except Exception:
-            self._report("component failed to close", resource.name)
-
-    def _report(self, message: str, component: str) -> None:
-        """Log the exception being handled; called from `except` blocks only."""
-        if self._logger is None:
-            from infrakit.log import get_logger
-
-            self._logger = get_logger("infrakit.di")
-        self._logger.exception(message, component=component)
 
     async def __aenter__(self) -> Self:
         return self
@@ -536,50 +375,31 @@ class DependencyContainer:
 
     # -- messages -------------------------------------------------------------------
 
-    def _ensure_open(self) -> None:
-        if self._closed:
-            raise ContainerClosedError(
-                "the container is closed; create a new one instead of resolving from it"
-            )
-
     def _name(self, key: Any) -> str:
         registration = self._registrations.get(key)
         return registration.name if registration is not None else describe(key)
+
+    def _trail(self, path: tuple[Any, ...]) -> str:
+        if len(path) < 2:
+            return ""
+        return "; resolution path: " + " -> ".join(self._name(step) for step in path)
+
+    def _path_details(self, path: tuple[Any, ...], key: Any) -> dict[str, Any]:
+        return {"missing": describe(key), "path": [self._name(step) for step in (*path, key)]}
 
     def _missing_message(self, key: Any, path: tuple[Any, ...], parameter: str = "") -> str:
         if key is NO_KEY:
             return (
                 f"parameter {parameter!r} of {self._name(path[-1])} has no type hint and no "
                 f"default; add one, or pass it with resolve(..., {parameter}=...)"
-                + _trail(self, path)
+                + self._trail(path)
             )
         where = f" (parameter {parameter!r} of {self._name(path[-1])})" if parameter else ""
-        return f"{describe(key)} is not registered{where}" + _trail(self, (*path, key))
+        return f"{describe(key)} is not registered{where}" + self._trail((*path, key))
 
 
-def _trail(container: DependencyContainer, path: tuple[Any, ...]) -> str:
-    if len(path) < 2:
-        return ""
-    return "; resolution path: " + " -> ".join(container._name(step) for step in path)
-
-
-def _path(path: tuple[Any, ...], key: Any) -> dict[str, Any]:
-    return {"missing": describe(key), "path": [describe(step) for step in (*path, key)]}
-
-
-def _first(acall: Callable[[], Awaitable[tuple[Any, Any]]]) -> Callable[[], Awaitable[Any]]:
-    async def aget() -> Any:
-        instance, _ = await acall()
-        return instance
-
-    return aget
-
-
-def _forget(pending: dict[Any, asyncio.Future[Any]], key: Any, done: asyncio.Future[Any]) -> None:
-    if pending.get(key) is done:
-        del pending[key]
-    if not done.cancelled():
-        done.exception()  # retrieved here so an abandoned failure is not reported twice
+def _refuser(name: str) -> Callable[[], Any]:
+    return lambda: refuse_sync(name)
 
 
 def _invoke(registration: Registration, values: list[tuple[Parameter, Any]]) -> Any:
@@ -588,38 +408,3 @@ def _invoke(registration: Registration, values: list[tuple[Parameter, Any]]) -> 
         parameter.name: value for parameter, value in values if not parameter.positional_only
     }
     return registration.provider(*positional, **keyword)
-
-
-def _make_registration(
-    interface: Any,
-    provider: Any,
-    instance: Any,
-    scope: Scope,
-    health: HealthCheck | None,
-    name: str | None,
-) -> Registration:
-    """Validate one `register` call; everything that can be checked early is checked here."""
-    label = name or describe(interface)
-    if provider is not _MISSING and instance is not _MISSING:
-        raise RegistrationError(f"{label}: pass a provider or instance=, not both")
-    if instance is _MISSING and provider is not _MISSING and not callable(provider):
-        instance = provider
-    if instance is not _MISSING:
-        if scope is not Scope.SINGLETON:
-            raise RegistrationError(f"{label}: an instance is a singleton by nature")
-        return Registration(interface, label, instance, Kind.INSTANCE, scope, health)
-    if provider is _MISSING:
-        if not isinstance(interface, type):
-            raise RegistrationError(
-                f"{label} is not a class; pass an implementation, a factory or instance="
-            )
-        provider = interface
-    kind = kind_of(provider)
-    if scope is Scope.TRANSIENT and kind in (Kind.GENERATOR, Kind.ASYNC_GENERATOR):
-        raise RegistrationError(
-            f"{label}: a {kind.value} factory needs Scope.SINGLETON, since its teardown "
-            "runs when the container closes"
-        )
-    if scope is Scope.TRANSIENT and health is not None:
-        raise RegistrationError(f"{label}: health checks need a singleton (one instance to ping)")
-    return Registration(interface, label, provider, kind, scope, health)
