@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -396,6 +396,16 @@ class DependencyContainer:
             )
         where = f" (parameter {parameter!r} of {self._name(path[-1])})" if parameter else ""
         return f"{describe(key)} is not registered{where}" + self._trail((*path, key))
+
+
+def _first(acall: Callable[[], Awaitable[tuple[Any, Any]]]) -> Callable[[], Awaitable[Any]]:
+    """A transient's async getter: the component without the generator bookkeeping."""
+
+    async def aget() -> Any:
+        instance, _ = await acall()
+        return instance
+
+    return aget
 
 
 def _refuser(name: str) -> Callable[[], Any]:
