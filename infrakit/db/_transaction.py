@@ -180,10 +180,6 @@ class TransactionScope:
         self._transaction: Transaction | None = None
         self._savepoint = ""
 
-    @property
-    def committed_transaction(self) -> Transaction | None:
-        return self._transaction
-
     async def __aenter__(self) -> Transaction:
         if self._parent is not None:
             return await self._enter_savepoint(self._parent)
