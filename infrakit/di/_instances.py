@@ -104,20 +104,28 @@ class Instances:
             finally:
                 self._building.discard(node.key)
             resource = resource_for(node.name, node.kind, instance, raw)
-            if not self._keep(node.key, instance, resource) and resource is not None:
-                self._close_sync(resource)
+            if not self._keep(node.key, instance, resource):
+                if resource is not None:
+                    self._close_sync(resource)
+                self.ensure_open()
             return instance
 
     async def _acreate(self, node: Node) -> Any:
         assert node.acall is not None
         instance, raw = await node.acall()
         resource = resource_for(node.name, node.kind, instance, raw)
-        if not self._keep(node.key, instance, resource) and resource is not None:
-            await self._close(resource)
+        if not self._keep(node.key, instance, resource):
+            if resource is not None:
+                await self._close(resource)
+            self.ensure_open()
         return instance
 
     def _keep(self, key: Any, instance: Any, resource: Resource | None) -> bool:
-        """Store a new singleton; False when the container closed while it was built."""
+        """Store a new singleton; False when the container closed while it was built.
+
+        The caller then closes what it just built and raises `ContainerClosedError`, so
+        nothing opened during shutdown outlives the container.
+        """
         with self._lock:
             if self.closed:
                 return False

@@ -206,3 +206,26 @@ async def test_default_logger_comes_from_infrakit_log() -> None:
     container.resolve(Broken)
     await container.aclose()  # logs through infrakit.log without raising
     assert container.stats().closed
+
+
+async def test_build_finishing_after_close_is_closed_and_refused() -> None:
+    import asyncio
+
+    events = Events()
+    release = asyncio.Event()
+
+    async def slow_session() -> AsyncIterator[Session]:
+        await release.wait()
+        events.append("session opened")
+        yield Session()
+        events.append("session closed")
+
+    container = create_container()
+    container.register(Session, slow_session)
+    pending = asyncio.create_task(container.aresolve(Session))
+    await asyncio.sleep(0)
+    await container.aclose()
+    release.set()
+    with pytest.raises(ContainerClosedError):
+        await pending
+    assert events == ["session opened", "session closed"]
