@@ -186,24 +186,23 @@ class DependencyContainer:
             )
         dependencies = [
             (parameter, self._compile(parameter.key, (*path, key)))
-            for parameter in self._needed(registration, (*path, key))
+            for parameter in self._parameters(registration)
+            if self._injected(parameter, (*path, key))
         ]
         node = self._make_node(registration, dependencies)
         self._nodes[key] = node
         return node
 
-    def _needed(self, registration: Registration, path: tuple[Any, ...]) -> list[Parameter]:
-        """The parameters to inject; unresolvable ones with defaults keep their default."""
-        needed = []
-        for parameter in self._parameters(registration):
-            if parameter.key is not NO_KEY and parameter.key in self._registrations:
-                needed.append(parameter)
-            elif not parameter.has_default:
-                raise NotRegisteredError(
-                    self._missing_message(parameter.key, path, parameter.name),
-                    details=self._path_details(path, parameter.key),
-                )
-        return needed
+    def _injected(self, parameter: Parameter, path: tuple[Any, ...]) -> bool:
+        """True to inject; False to keep the default; raises when there is neither."""
+        if parameter.key is not NO_KEY and parameter.key in self._registrations:
+            return True
+        if parameter.has_default:
+            return False
+        raise NotRegisteredError(
+            self._missing_message(parameter.key, path, parameter.name),
+            details=self._path_details(path, parameter.key),
+        )
 
     def _parameters(self, registration: Registration) -> tuple[Parameter, ...]:
         if registration.parameters is None:
@@ -263,7 +262,7 @@ class DependencyContainer:
             for parameter in parameters:
                 if parameter.name in overrides:
                     sources.append((parameter, None))
-                elif parameter in self._needed(registration, (interface,)):
+                elif self._injected(parameter, (interface,)):
                     sources.append((parameter, self._compile(parameter.key, (interface,))))
             return registration, sources
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,10 @@ def make_registration(
         if not isinstance(interface, type):
             raise RegistrationError(
                 f"{label} is not a class; pass an implementation, a factory or instance="
+            )
+        if inspect.isabstract(interface) or getattr(interface, "_is_protocol", False):
+            raise RegistrationError(
+                f"{label} is abstract; pass an implementation, a factory or instance="
             )
         provider = interface
     kind = kind_of(provider)

@@ -193,6 +193,20 @@ def test_overrides_supply_what_is_not_registered() -> None:
     assert container.resolve(Database, url="sqlite://").url == "sqlite://"
 
 
+def test_overriding_one_missing_parameter_next_to_an_injected_one() -> None:
+    class Report:
+        def __init__(self, title: str, clock: Clock) -> None:
+            self.title = title
+            self.clock = clock
+
+    container = create_container()
+    container.register(Clock, FixedClock)
+    container.register(Report, scope=Scope.TRANSIENT)
+    report = container.resolve(Report, title="weekly")
+    assert report.title == "weekly"
+    assert report.clock is container.resolve(Clock)
+
+
 def test_unknown_override_is_refused(container: Container) -> None:
     with pytest.raises(ResolutionError, match="no parameter named colour"):
         container.resolve(Service, colour="red")
@@ -352,6 +366,12 @@ def test_health_check_on_a_transient_is_refused() -> None:
 def test_interface_must_be_a_class_when_no_provider() -> None:
     with pytest.raises(RegistrationError, match="not a class"):
         create_container().register("database")
+
+
+@pytest.mark.parametrize("interface", [Notifier, Clock])
+def test_abstract_interface_needs_an_implementation(interface: type) -> None:
+    with pytest.raises(RegistrationError, match="is abstract"):
+        create_container().register(interface)
 
 
 def test_generator_factories_must_be_singletons() -> None:
