@@ -74,7 +74,7 @@ class _Saved:
     handler: InterceptHandler
     root_handlers: list[logging.Handler]
     root_level: int
-    loggers: dict[str, tuple[list[logging.Handler], bool]] = field(default_factory=dict)
+    loggers: dict[str, tuple[list[logging.Handler], bool, int, bool]] = field(default_factory=dict)
 
 
 _saved: _Saved | None = None
@@ -84,8 +84,9 @@ def intercept_stdlib(loggers: Iterable[str] = DEFAULT_INTERCEPTED) -> None:
     """Send every standard `logging` record through infrakit's transports, once each.
 
     The root logger's handlers are replaced by one intercepting handler, and the named
-    loggers (uvicorn, psycopg, websockets by default) lose their own handlers and propagate
-    to it, so no line is printed twice. The root level follows the lowest level of
+    loggers (uvicorn, psycopg, websockets by default) lose their own handlers and levels
+    and propagate to it, so no line is printed twice and `configure_logging(levels=...)`
+    alone decides what is written. The root level follows the lowest level of
     `configure_logging`, so stdlib skips records nobody would write. Idempotent: calling
     it again only intercepts the extra names. `shutdown_logging()` restores everything.
 
@@ -105,10 +106,17 @@ def intercept_stdlib(loggers: Iterable[str] = DEFAULT_INTERCEPTED) -> None:
         for name in loggers:
             stdlib_logger = logging.getLogger(name)
             if name not in _saved.loggers:
-                _saved.loggers[name] = (list(stdlib_logger.handlers), stdlib_logger.propagate)
+                _saved.loggers[name] = (
+                    list(stdlib_logger.handlers),
+                    stdlib_logger.propagate,
+                    stdlib_logger.level,
+                    stdlib_logger.disabled,
+                )
             for handler in list(stdlib_logger.handlers):
                 stdlib_logger.removeHandler(handler)
             stdlib_logger.propagate = True
+            stdlib_logger.setLevel(logging.NOTSET)  # our `levels` decide, not theirs
+            stdlib_logger.disabled = False
         _follow_levels(STATE.pipeline)
 
 
@@ -124,11 +132,13 @@ def restore_stdlib() -> None:
         for handler in saved.root_handlers:
             root.addHandler(handler)
         root.setLevel(saved.root_level)
-        for name, (handlers, propagate) in saved.loggers.items():
+        for name, (handlers, propagate, level, disabled) in saved.loggers.items():
             stdlib_logger = logging.getLogger(name)
             for handler in handlers:
                 stdlib_logger.addHandler(handler)
             stdlib_logger.propagate = propagate
+            stdlib_logger.setLevel(level)
+            stdlib_logger.disabled = disabled
         STATE.listeners.remove(_follow_levels)
         saved.handler.close()
 

@@ -12,13 +12,17 @@ def test_stdlib_records_reach_our_transports_once(captured: JsonCapture) -> None
     uvicorn_logger = logging.getLogger("uvicorn.error")
     own_handler = logging.StreamHandler(library_output)
     uvicorn_logger.addHandler(own_handler)  # as uvicorn's default log config does
+    previous_level = uvicorn_logger.level
+    uvicorn_logger.setLevel(logging.CRITICAL)  # as uvicorn's log_level="critical" does
     try:
         intercept_stdlib()
         intercept_stdlib()  # idempotent: still one line per record
         uvicorn_logger.info("Started server process [%d]", 42, extra={"client": "1.2.3.4"})
     finally:
         shutdown_logging()
+        assert uvicorn_logger.level == logging.CRITICAL  # restored
         uvicorn_logger.removeHandler(own_handler)
+        uvicorn_logger.setLevel(previous_level)
     assert len(captured.records) == 1
     record = captured.records[0]
     assert record["logger"] == "uvicorn.error"
