@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import atexit
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, Any, Literal
 
 from infrakit.errors import ConfigurationError
@@ -15,10 +15,11 @@ from infrakit.log._protocol import LogTransport
 from infrakit.log._queue import Overflow, QueuedTransport
 from infrakit.log._redact import DEFAULT_SENSITIVE_KEYS, Redactor
 from infrakit.log._stdlib import intercept_stdlib, restore_stdlib
-from infrakit.log._stream import ConsoleTransport, JsonTransport
+from infrakit.log._render import render_json, render_pretty
+from infrakit.log._stream import CallableTransport, ConsoleTransport, JsonTransport
 
 Format = Literal["pretty", "json"]
-Sink = LogTransport | IO[str] | str | os.PathLike[str]
+Sink = LogTransport | IO[str] | str | os.PathLike[str] | Callable[[str], object]
 
 _atexit_registered = False
 
@@ -47,7 +48,8 @@ def configure_logging(
         levels: minimum level per dotted name prefix; the most specific prefix wins
             (`{"app": "WARNING", "app.db": "DEBUG"}`).
         sinks: where records go: `LogTransport` objects as they are, text streams
-            (`sys.stdout`) in `format`, paths as a rotating `FileTransport` in `format`.
+            (`sys.stdout`) in `format`, paths as a rotating `FileTransport` in `format`,
+            functions called with each line in `format` (as loguru function sinks).
             Default: stderr.
         non_blocking: wrap every sink in a `QueuedTransport` (bounded queue, one thread).
         queue_size: bound of each queue in non-blocking mode.
@@ -107,9 +109,12 @@ def _transport(sink: Sink | None, format: Format) -> LogTransport:
     if isinstance(sink, LogTransport):
         return sink
     if callable(getattr(sink, "write", None)):
-        return stream_transport(sink)
+        return stream_transport(sink)  # type: ignore[arg-type]
+    if callable(sink):
+        return CallableTransport(sink, render_json if format == "json" else render_pretty)
     raise ConfigurationError(
-        f"Unsupported log sink {type(sink).__name__}: pass a LogTransport, a stream or a path"
+        f"Unsupported log sink {type(sink).__name__}: "
+        "pass a LogTransport, a stream, a path or a function"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import IO
 
 from infrakit.log._entry import LogEntry
@@ -71,3 +72,14 @@ class ConsoleTransport(_StreamTransport):
             return bool(isatty and isatty())
         except ValueError:  # closed stream
             return False
+
+
+class CallableTransport:
+    """Gives each rendered line to a function, as a loguru function sink receives its text."""
+
+    def __init__(self, function: Callable[[str], object], render: Callable[[LogEntry], str]):
+        self._function = function
+        self._render = render
+
+    def log(self, entry: LogEntry) -> None:
+        self._function(self._render(entry))

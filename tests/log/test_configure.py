@@ -73,3 +73,10 @@ def test_configure_registers_shutdown_at_exit() -> None:
     configure_logging("INFO", sinks=[io.StringIO()])
     assert _configure._atexit_registered
     assert atexit._ncallbacks() >= 1
+
+
+def test_a_function_sink_receives_each_line_in_the_format() -> None:
+    lines: list[str] = []
+    configure_logging("INFO", format="json", sinks=[lines.append])
+    get_logger("function").info("to a function", n=1)
+    assert [json.loads(line)["n"] for line in lines] == [1]

@@ -6,6 +6,9 @@ import enum
 import json
 import uuid
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from infrakit.log import LogEntry, get_logger, log_context, render_json
 from tests.log.conftest import JsonCapture
 
@@ -108,3 +111,26 @@ def test_non_string_keys_do_not_lose_the_record(captured: JsonCapture) -> None:
     record = captured.records[0]
     assert record["fine"] == 1
     assert record["mapping"]["3"] == "int key"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text() | st.floats(allow_nan=False),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(alphabet="abcxyz_", max_size=6), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@given(
+    message=st.text(),
+    fields=st.dictionaries(st.text(alphabet="abcdefgh_", min_size=1, max_size=8), json_values),
+)
+def test_any_json_metadata_round_trips_on_one_line(message: str, fields: dict[str, object]) -> None:
+    entry = LogEntry(1_700_000_000.0, "INFO", 20, "prop", message, metadata=fields)
+    line = render_json(entry)
+    assert "\n" not in line
+    record = json.loads(line)
+    assert record["message"] == message
+    assert {key: record[key] for key in fields} == fields
