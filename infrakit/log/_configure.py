@@ -10,12 +10,12 @@ from typing import IO, Any, Literal
 from infrakit.errors import ConfigurationError
 from infrakit.log._entry import level_number
 from infrakit.log._file import FileTransport
-from infrakit.log._pipeline import STATE, Pipeline, default_pipeline
+from infrakit.log._pipeline import STATE, Pipeline, call_optional, default_pipeline
 from infrakit.log._protocol import LogTransport
 from infrakit.log._queue import Overflow, QueuedTransport
 from infrakit.log._redact import DEFAULT_SENSITIVE_KEYS, Redactor
-from infrakit.log._stdlib import intercept_stdlib, restore_stdlib
 from infrakit.log._render import render_json, render_pretty
+from infrakit.log._stdlib import intercept_stdlib, restore_stdlib
 from infrakit.log._stream import CallableTransport, ConsoleTransport, JsonTransport
 
 Format = Literal["pretty", "json"]
@@ -62,7 +62,11 @@ def configure_logging(
     """
     if format not in ("pretty", "json"):
         raise ConfigurationError(f"Unknown log format {format!r}; expected 'pretty' or 'json'")
-    transports = [_transport(sink, format) for sink in (sinks if sinks is not None else [None])]
+    if overflow not in ("drop", "block") or queue_size <= 0:
+        raise ConfigurationError("overflow must be 'drop' or 'block' and queue_size positive")
+    threshold = level_number(level)
+    thresholds = {name: level_number(value) for name, value in (levels or {}).items()}
+    transports = _transports(sinks if sinks is not None else [None], format)
     if non_blocking:
         transports = [
             sink
@@ -72,8 +76,8 @@ def configure_logging(
         ]
     pipeline = Pipeline(
         transports,
-        level=level_number(level),
-        levels={name: level_number(value) for name, value in (levels or {}).items()},
+        level=threshold,
+        levels=thresholds,
         redactor=Redactor((*DEFAULT_SENSITIVE_KEYS, *redact_keys)),
     )
     STATE.install(pipeline).close(keep=_reused(pipeline.transports))
@@ -98,6 +102,20 @@ def _reused(transports: Iterable[LogTransport]) -> list[LogTransport]:
     reused = list(transports)
     reused += [sink.transport for sink in reused if isinstance(sink, QueuedTransport)]
     return reused
+
+
+def _transports(sinks: Sequence[Sink | None], format: Format) -> list[LogTransport]:
+    """Build every sink, or none: a file opened for an earlier sink is closed on failure."""
+    built: list[LogTransport] = []
+    try:
+        for sink in sinks:
+            built.append(_transport(sink, format))
+    except BaseException:
+        for transport in built:
+            if transport not in sinks:  # ours, not the caller's
+                call_optional(transport, "close")
+        raise
+    return built
 
 
 def _transport(sink: Sink | None, format: Format) -> LogTransport:

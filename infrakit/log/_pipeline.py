@@ -9,7 +9,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from infrakit.log._entry import INFO, LogEntry, level_number
+from infrakit.log._entry import INFO, LogEntry
 from infrakit.log._redact import DEFAULT_SENSITIVE_KEYS, Redactor
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 class Pipeline:
     """What every logger writes through; replaced wholesale by `configure_logging`.
 
-    Loggers cache their integer threshold; `refresh_thresholds` recomputes it on every
+    Loggers cache their integer threshold; installing a pipeline recomputes it on every
     live logger whenever the configuration changes, so a filtered-out call costs one
     integer comparison and no lookup here.
     """
@@ -124,10 +124,6 @@ def default_pipeline() -> Pipeline:
     from infrakit.log._stream import ConsoleTransport
 
     return Pipeline([ConsoleTransport()], level=INFO)
-
-
-def parse_levels(levels: Mapping[str, str | int] | None) -> dict[str, int]:
-    return {name: level_number(level) for name, level in (levels or {}).items()}
 
 
 STATE = _State()

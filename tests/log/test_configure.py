@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import atexit
+import gc
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +82,11 @@ def test_a_function_sink_receives_each_line_in_the_format() -> None:
     configure_logging("INFO", format="json", sinks=[lines.append])
     get_logger("function").info("to a function", n=1)
     assert [json.loads(line)["n"] for line in lines] == [1]
+
+
+def test_a_bad_sink_closes_the_files_opened_before_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError):
+        configure_logging("INFO", sinks=[tmp_path / "first.log", 42])  # type: ignore[list-item]
+    # an unclosed file would raise ResourceWarning (an error here) when collected
+    gc.collect()
+    assert (tmp_path / "first.log").exists()
