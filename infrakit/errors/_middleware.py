@@ -48,7 +48,7 @@ class ProblemDetailsMiddleware:
         app: ASGIApp,
         *,
         debug: bool = False,
-        logger: Logger | logging.Logger | None = None,
+        logger: Logger | logging.Logger | logging.LoggerAdapter[Any] | None = None,
         request_id_header: str = "X-Request-ID",
     ) -> None:
         """Wrap `app`.
@@ -143,7 +143,7 @@ class WSGIProblemDetailsMiddleware:
         app: WSGIApplication,
         *,
         debug: bool = False,
-        logger: Logger | logging.Logger | None = None,
+        logger: Logger | logging.Logger | logging.LoggerAdapter[Any] | None = None,
         request_id_header: str = "X-Request-ID",
     ) -> None:
         """Wrap `app`; the arguments mean what they mean for `ProblemDetailsMiddleware`."""

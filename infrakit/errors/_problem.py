@@ -135,7 +135,7 @@ def log_exception(
     error: BaseException,
     *,
     request_id: str,
-    logger: Logger | logging.Logger | None = None,
+    logger: Logger | logging.Logger | logging.LoggerAdapter[Any] | None = None,
     method: str = "-",
     path: str = "-",
 ) -> None:
@@ -149,7 +149,7 @@ def log_exception(
     Args:
         error: the exception being answered.
         request_id: the id sent to the client, so a report can be matched to this line.
-        logger: an `infrakit.log.Logger` or a stdlib logger; defaults to the stdlib
+        logger: an `infrakit.log.Logger`, a stdlib logger or adapter; defaults to the stdlib
             `infrakit.errors` logger (route it with `infrakit.log.intercept_stdlib()`).
         method: the request method.
         path: the request path.
@@ -161,26 +161,32 @@ def report_exception(
     error: BaseException,
     *,
     request_id: str,
-    logger: Logger | logging.Logger | None,
+    logger: Logger | logging.Logger | logging.LoggerAdapter[Any] | None,
     method: str,
     path: str,
     note: str = "",
 ) -> None:
     """`log_exception` with an extra note (the middlewares say when a response broke)."""
-    is_app_error = isinstance(error, AppError)
-    status = error.status_code if isinstance(error, AppError) else 500
+    app_error = error if isinstance(error, AppError) else None
+    status = 500 if app_error is None else app_error.status_code
+    code = "INTERNAL_ERROR" if app_error is None else app_error.code
+    error_type = _qualified_name(type(error))
     fields: dict[str, Any] = {
         "request_id": request_id,
         "method": method,
         "path": path,
         "status": status,
-        "code": error.code if isinstance(error, AppError) else "INTERNAL_ERROR",
-        "error_type": _qualified_name(type(error)),
+        "code": code,
+        "error_type": error_type,
     }
-    outcome = f"failed with {fields['code']} ({status})" if is_app_error else "raised"
-    message = f"{method} {path} {outcome}: {fields['error_type']}{note} [request_id={request_id}]"
+    outcome = "raised" if app_error is None else f"failed with {code} ({status})"
+    message = f"{method} {path} {outcome}: {error_type}{note} [request_id={request_id}]"
     server_fault = status >= 500 or note != ""
     active = _default_logger if logger is None else logger
+    while isinstance(active, logging.LoggerAdapter):
+        # Before Python 3.13 an adapter replaces `extra`; merge its fields with ours.
+        fields = {**(active.extra or {}), **fields}
+        active = active.logger
     if isinstance(active, logging.Logger):
         level = logging.ERROR if server_fault else logging.DEBUG
         exc_info = error if server_fault else None

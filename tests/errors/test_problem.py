@@ -113,3 +113,12 @@ def test_log_exception_client_error_is_debug_without_traceback(
     assert record.levelno == logging.DEBUG
     assert record.exc_info is None
     assert record.getMessage().startswith("- - failed with CONFLICT (409)")
+
+
+def test_log_exception_with_a_stdlib_adapter(caplog: pytest.LogCaptureFixture) -> None:
+    adapter = logging.LoggerAdapter(logging.getLogger("myapp"), {"service": "billing"})
+    log_exception(RuntimeError("x"), request_id="rid-3", logger=adapter)
+    (record,) = caplog.records
+    assert record.name == "myapp"
+    assert record.exc_info is not None
+    assert record.request_id == "rid-3"  # type: ignore[attr-defined]
