@@ -133,6 +133,10 @@ class AppError(Exception):
             instance: a URI naming this occurrence (usually the request path).
             expose_internal: show the message and details of internal (5xx) errors,
                 for debugging only.
+
+        Returns:
+            A new JSON-ready dict with `type`, `title`, `status`, `detail`, `code`,
+            and `instance` and `details` when present.
         """
         hidden = self.is_internal and not expose_internal
         problem: dict[str, Any] = {
@@ -306,8 +310,10 @@ class ValidationError(InfrastructureError):
     def to_problem(
         self, instance: str | None = None, *, expose_internal: bool = False
     ) -> dict[str, Any]:
+        """The base problem plus `errors: [{pointer, detail}]` (hidden like `details`)."""
         problem = super().to_problem(instance, expose_internal=expose_internal)
-        problem["errors"] = [dict(item) for item in self.errors]
+        if expose_internal or not self.is_internal:
+            problem["errors"] = [dict(item) for item in self.errors]
         return problem
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
 from typing import Any, TypedDict
 from urllib.parse import quote
 
@@ -74,7 +75,7 @@ def _fixed_part(message: str, diagnostic: str | None) -> str:
 
 def _echoes(message: str, value: Any) -> bool:
     folded = message.casefold()
-    for text in _input_texts(value, depth=0):
+    for text in islice(_input_texts(value, depth=0), _MAX_INPUT_TEXTS):
         needle = text.strip().casefold()
         if not needle:
             continue
@@ -87,7 +88,8 @@ def _echoes(message: str, value: Any) -> bool:
 
 
 def _input_texts(value: Any, *, depth: int) -> Iterator[str]:
-    """The string forms of an input's leaves (bounded), as a message could quote them."""
+    """The string forms of an input's leaves, as a message could quote them (lazy: the
+    caller takes the first `_MAX_INPUT_TEXTS`)."""
     if value is None or isinstance(value, bool):
         return
     if isinstance(value, str):
@@ -98,9 +100,10 @@ def _input_texts(value: Any, *, depth: int) -> Iterator[str]:
         if depth >= _MAX_DEPTH:
             return
         children = value.values() if isinstance(value, Mapping) else value
-        for index, child in enumerate(children):
-            if index >= _MAX_INPUT_TEXTS:
-                return
+        for child in children:
             yield from _input_texts(child, depth=depth + 1)
     else:
-        yield str(value)
+        try:
+            yield str(value)
+        except Exception:  # an input whose __str__ fails cannot be quoted either
+            return

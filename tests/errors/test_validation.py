@@ -220,6 +220,35 @@ def test_errors_without_arguments_are_accepted() -> None:
     assert item == FieldError(pointer="#/body/card", detail="Value error")
 
 
+def test_field_errors_hidden_when_the_status_is_internal() -> None:
+    fields = [FieldError(pointer="#/dsn", detail="bad host")]
+    problem = ValidationError(errors=fields, status_code=500).to_problem()
+    assert "errors" not in problem
+    assert ValidationError(errors=fields, status_code=500).to_problem(expose_internal=True)[
+        "errors"
+    ] == [dict(field) for field in fields]
+
+
+def test_huge_nested_input_is_scanned_in_bounded_time() -> None:
+    class CountingList(list[Any]):
+        walks = 0
+
+        def __iter__(self) -> Any:
+            CountingList.walks += 1
+            return super().__iter__()
+
+    class Deep(pydantic.BaseModel):
+        grid: int
+
+    leaves = CountingList(["x" * 10] * 50)
+    nested = CountingList([CountingList([CountingList([leaves] * 50)] * 50)] * 50)
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Deep.model_validate({"grid": nested})  # 6 million leaves if walked fully
+    (item,) = ValidationError.from_pydantic(caught.value).errors
+    assert item == FieldError(pointer="#/grid", detail="Input should be a valid integer")
+    assert CountingList.walks < 20
+
+
 def test_manual_field_errors() -> None:
     error = ValidationError(errors=[FieldError(pointer="#/name", detail="is required")])
     assert error.to_problem()["errors"] == [{"pointer": "#/name", "detail": "is required"}]
