@@ -118,7 +118,7 @@ def fetch(port: int, path: str, headers: dict[str, str] | None = None) -> Fetche
 async def uvicorn_server(app: Any) -> AsyncIterator[int]:
     """Serve `app` with uvicorn in this event loop on an ephemeral loopback port."""
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, lifespan="off", ws="none", log_level="critical"
+        app, host="127.0.0.1", port=0, lifespan="off", ws="none", log_config=None
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
