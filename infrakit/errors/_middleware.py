@@ -55,7 +55,8 @@ class ProblemDetailsMiddleware:
 
         Args:
             app: the ASGI application (outermost is best: it then covers routing).
-            debug: add the exception type, message and traceback to 500 bodies.
+            debug: add the exception type, message and traceback to every problem
+                body and show internal messages; development only.
             logger: an `infrakit.log.Logger` or stdlib logger; defaults to the stdlib
                 logger `infrakit.errors`.
             request_id_header: the header read for the correlation id and sent back.
