@@ -22,7 +22,7 @@ $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.core-installed
-	cd examples && ../$(BIN)/python quickstart.py
+	cd examples && $(abspath $(BIN))/python quickstart.py
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
