@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import functools
 import inspect
 import time
@@ -10,10 +11,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar, overload
 
 from infrakit.cache._keys import default_key_builder, normalize_key
-from infrakit.cache._protocol import TtlPolicy
+from infrakit.cache._protocol import Cache, TtlPolicy
 from infrakit.cache._single_flight import SingleFlight
 
-__all__ = ["MISSING", "MemoizeBackend", "MemoizeMixin", "Memoized", "memoize"]
+__all__ = ["MISSING", "MemoizeBackend", "Memoized", "memoize"]
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
@@ -127,68 +128,11 @@ class Memoized:
         self._type_resolved = True
 
 
-class MemoizeMixin:
-    """Gives a backend `cache.memoize(...)`."""
-
-    @overload
-    def memoize(
-        self,
-        fn: F,
-        *,
-        ttl: TtlPolicy = ...,
-        key_fn: Callable[..., str] | None = ...,
-        cache_none: bool = ...,
-        type: Any = ...,
-    ) -> F: ...
-
-    @overload
-    def memoize(
-        self,
-        fn: None = None,
-        *,
-        ttl: TtlPolicy = ...,
-        key_fn: Callable[..., str] | None = ...,
-        cache_none: bool = ...,
-        type: Any = ...,
-    ) -> Callable[[F], F]: ...
-
-    def memoize(
-        self,
-        fn: F | None = None,
-        *,
-        ttl: TtlPolicy = None,
-        key_fn: Callable[..., str] | None = None,
-        cache_none: bool = False,
-        type: Any = None,
-    ) -> F | Callable[[F], F]:
-        """Cache an async function's results in this cache; use bare, called, or as a call.
-
-        Args:
-            fn: the async function (omit to get a decorator).
-            ttl: seconds; `None` for the cache's default; or a callable
-                `(result, execution_time_seconds) -> seconds` deciding per result
-                (a value <= 0 means "do not cache this one").
-            key_fn: `(*args, **kwargs) -> str` replacing the default key.
-            cache_none: also cache `None` results (off: `None` often means "not yet").
-            type: what a serialising backend rebuilds; defaults to the return annotation.
-
-        Returns:
-            The memoised function (with `invalidate(*args)` and `key_for(*args)`).
-
-        Raises:
-            TypeError: `fn` is not an async function.
-        """
-        backend: MemoizeBackend = self  # type: ignore[assignment]
-        if fn is None:
-            return memoize(cache=backend, ttl=ttl, key_fn=key_fn, cache_none=cache_none, type=type)
-        return memoize(fn, cache=backend, ttl=ttl, key_fn=key_fn, cache_none=cache_none, type=type)
-
-
 @overload
 def memoize(
     fn: F,
     *,
-    cache: MemoizeBackend,
+    cache: Cache,
     ttl: TtlPolicy = ...,
     key_fn: Callable[..., str] | None = ...,
     cache_none: bool = ...,
@@ -200,7 +144,7 @@ def memoize(
 def memoize(
     fn: None = None,
     *,
-    cache: MemoizeBackend,
+    cache: Cache,
     ttl: TtlPolicy = ...,
     key_fn: Callable[..., str] | None = ...,
     cache_none: bool = ...,
@@ -211,7 +155,7 @@ def memoize(
 def memoize(
     fn: F | None = None,
     *,
-    cache: MemoizeBackend,
+    cache: Cache,
     ttl: TtlPolicy = None,
     key_fn: Callable[..., str] | None = None,
     cache_none: bool = False,
@@ -220,9 +164,15 @@ def memoize(
     """`cache.memoize(...)` as a free function: `memoize(fn, cache=cache, ttl=60)`.
 
     Args and returns are those of `Cache.memoize`; `cache` is any infrakit cache.
+
+    Raises:
+        TypeError: `fn` is not an async function, or `cache` is not an infrakit cache.
     """
+    if not hasattr(cache, "_load_or_compute"):
+        raise TypeError(f"memoize needs an infrakit cache, got {builtins.type(cache).__name__}")
+    backend = typing.cast(MemoizeBackend, cache)
 
     def decorate(function: Callable[..., Awaitable[Any]]) -> Any:
-        return Memoized(function, cache, ttl=ttl, key_fn=key_fn, cache_none=cache_none, type=type)
+        return Memoized(function, backend, ttl=ttl, key_fn=key_fn, cache_none=cache_none, type=type)
 
     return decorate if fn is None else decorate(fn)

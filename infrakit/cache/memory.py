@@ -5,14 +5,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from cachetools import TLRUCache
 
 from infrakit.cache._keys import MAX_KEY_LENGTH, normalize_key
-from infrakit.cache._memoize import MISSING, MemoizeMixin
-from infrakit.cache._protocol import CacheError, CacheStats
+from infrakit.cache._memoize import MISSING
+from infrakit.cache._protocol import Cache, CacheError, CacheStats, check_ttl
 from infrakit.cache._single_flight import SingleFlight
 
 if TYPE_CHECKING:
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["MemoryCache"]
 
 
-class MemoryCache(MemoizeMixin):
+class MemoryCache(Cache):
     """An LRU-bounded in-process cache whose entries each carry their own TTL.
 
     Values are stored as they are (no copy, no serialisation): mutating a value you
@@ -44,7 +43,7 @@ class MemoryCache(MemoizeMixin):
     ) -> None:
         if max_size < 1:
             raise CacheError("max_size must be at least 1", code="CACHE_INVALID_SIZE")
-        _check_ttl(default_ttl)
+        check_ttl(default_ttl)
         self.max_size = max_size
         self.default_ttl = default_ttl
         self._logger = logger
@@ -122,19 +121,8 @@ class MemoryCache(MemoizeMixin):
     async def close(self) -> None:
         """Nothing to release; present so every backend closes the same way."""
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
-
     def _put(self, key: str, value: Any, ttl: float | None) -> None:
-        _check_ttl(ttl)
+        check_ttl(ttl)
         # The TTL travels to _time_to_use through an attribute: cachetools asks for it
         # synchronously inside __setitem__, so no other coroutine can interleave.
         self._next_ttl = self.default_ttl if ttl is None else ttl
@@ -165,8 +153,3 @@ class MemoryCache(MemoizeMixin):
         self, key: str, value_type: Any, compute: Callable[[], Awaitable[Any]]
     ) -> Any:
         return await compute()
-
-
-def _check_ttl(ttl: float | None) -> None:
-    if ttl is not None and not ttl > 0:
-        raise CacheError("a TTL must be a positive number of seconds", code="CACHE_INVALID_TTL")

@@ -14,18 +14,16 @@ import asyncio
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn, Self, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from infrakit.cache._keys import normalize_key
-from infrakit.cache._memoize import MISSING, MemoizeMixin
-from infrakit.cache._protocol import CacheError, CacheStats
+from infrakit.cache._memoize import MISSING
+from infrakit.cache._protocol import Cache, CacheError, CacheStats, check_ttl
 from infrakit.cache._serializer import JsonSerializer, Serializer
 from infrakit.cache._single_flight import SingleFlight
 from infrakit.errors import import_optional
 
 _redis = import_optional("redis.asyncio", extra="redis")
-_exceptions = import_optional("redis.exceptions", extra="redis")
 _retry = import_optional("redis.asyncio.retry", extra="redis")
 _backoff = import_optional("redis.backoff", extra="redis")
 
@@ -38,14 +36,14 @@ __all__ = ["RedisCache"]
 
 T = TypeVar("T")
 
-_FAILURES = (_exceptions.RedisError, OSError)
+_FAILURES = (_redis.RedisError, OSError)
 _RELEASE_LOCK = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
 
 
-class RedisCache(MemoizeMixin):
+class RedisCache(Cache):
     """A cache in Redis shared by every process that uses the same `prefix`.
 
     Args:
@@ -76,8 +74,7 @@ class RedisCache(MemoizeMixin):
         retries: int = 3,
         logger: Logger | None = None,
     ) -> None:
-        if default_ttl is not None and not default_ttl > 0:
-            raise CacheError("a TTL must be a positive number of seconds", code="CACHE_INVALID_TTL")
+        check_ttl(default_ttl)
         self._owns_client = isinstance(url_or_client, str)
         self._client: Redis = (
             _connect(url_or_client, client_name, retries)
@@ -116,27 +113,19 @@ class RedisCache(MemoizeMixin):
             CacheError: the value does not serialise (`CACHE_SERIALIZATION_ERROR`).
         """
         key = normalize_key(key)
-        data = self._encode(key, value)
-        try:
-            await self._client.set(self.prefix + key, data, px=self._milliseconds(ttl))
-        except _FAILURES as error:
-            return self._failed("set", key, error, False)
-        return True
+        write = self._client.set(
+            self.prefix + key, self._encode(key, value), px=self._milliseconds(ttl)
+        )
+        return bool(await self._attempt("set", key, write, False))
 
     async def delete(self, key: str) -> bool:
         """Remove the key; True when it was there."""
         key = normalize_key(key)
-        try:
-            return bool(await self._client.delete(self.prefix + key))
-        except _FAILURES as error:
-            return self._failed("delete", key, error, False)
+        return bool(await self._attempt("delete", key, self._client.delete(self.prefix + key), 0))
 
     async def exists(self, key: str) -> bool:
         key = normalize_key(key)
-        try:
-            return bool(await self._client.exists(self.prefix + key))
-        except _FAILURES as error:
-            return self._failed("exists", key, error, False)
+        return bool(await self._attempt("exists", key, self._client.exists(self.prefix + key), 0))
 
     async def get_multiple(self, keys: Iterable[str], *, type: Any = None) -> dict[str, Any]:
         """One `MGET`; absent keys are left out of the result."""
@@ -150,11 +139,8 @@ class RedisCache(MemoizeMixin):
             return self._failed("get_multiple", "*", error, {})
         found: dict[str, Any] = {}
         for (key, stored_key), data in zip(wanted.items(), values, strict=True):
-            value = MISSING if data is None else self._decode(stored_key, data, type)
-            if value is MISSING:
-                self._misses += 1
-            else:
-                self._hits += 1
+            value = self._counted(stored_key, data, type)
+            if value is not MISSING:
                 found[key] = value
         return found
 
@@ -179,10 +165,7 @@ class RedisCache(MemoizeMixin):
         stored = [self.prefix + normalize_key(key) for key in keys]
         if not stored:
             return False
-        try:
-            return bool(await self._client.delete(*stored))
-        except _FAILURES as error:
-            return self._failed("delete_multiple", "*", error, False)
+        return bool(await self._attempt("delete_multiple", "*", self._client.delete(*stored), 0))
 
     async def clear(self) -> bool:
         """Delete every key under this cache's prefix (`SCAN` + `UNLINK`), nothing else."""
@@ -227,17 +210,6 @@ class RedisCache(MemoizeMixin):
         if self._owns_client:
             await self._client.aclose()
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
-
     # -- the private half used by memoize and TieredCache ------------------------
 
     async def _lookup(self, key: str, value_type: Any) -> Any:
@@ -246,12 +218,7 @@ class RedisCache(MemoizeMixin):
         except _FAILURES as error:
             self._misses += 1
             return self._failed("get", key, error, MISSING)
-        value = MISSING if data is None else self._decode(key, data, value_type)
-        if value is MISSING:
-            self._misses += 1
-        else:
-            self._hits += 1
-        return value
+        return self._counted(key, data, value_type)
 
     async def _lookup_with_ttl(
         self, keys: list[str], value_type: Any
@@ -272,13 +239,12 @@ class RedisCache(MemoizeMixin):
             return self._failed("get", keys[0] if len(keys) == 1 else "*", error, {})
         found: dict[str, tuple[Any, float | None]] = {}
         for index, key in enumerate(keys):
-            data, remaining = replies[2 * index], replies[2 * index + 1]
-            value = MISSING if data is None else self._decode(key, data, value_type)
-            if value is MISSING:
-                self._misses += 1
-                continue
-            self._hits += 1
-            found[key] = (value, remaining / 1000 if remaining > 0 else None)
+            value, remaining = (
+                self._counted(key, replies[2 * index], value_type),
+                replies[2 * index + 1],
+            )
+            if value is not MISSING:
+                found[key] = (value, remaining / 1000 if remaining > 0 else None)
         return found
 
     async def _store(self, key: str, value: Any, ttl: float | None) -> None:
@@ -348,6 +314,22 @@ class RedisCache(MemoizeMixin):
                 details={"key": key, "type": f"{kind.__module__}.{kind.__qualname__}"},
             ) from error
 
+    def _counted(self, key: str, data: bytes | str | None, value_type: Any) -> Any:
+        """Decode a reply (None: absent) and count it as a hit or a miss."""
+        value = MISSING if data is None else self._decode(key, data, value_type)
+        if value is MISSING:
+            self._misses += 1
+        else:
+            self._hits += 1
+        return value
+
+    async def _attempt(self, operation: str, key: str, call: Awaitable[T], fallback: T) -> T:
+        """Await one command; a server failure is logged and gives `fallback` (or raises)."""
+        try:
+            return await call
+        except _FAILURES as error:
+            return self._failed(operation, key, error, fallback)
+
     def _decode(self, key: str, data: bytes | str, value_type: Any) -> Any:
         try:
             return self.serializer.loads(
@@ -357,10 +339,8 @@ class RedisCache(MemoizeMixin):
             return self._failed("decode", key, error, MISSING)
 
     def _milliseconds(self, ttl: float | None) -> int | None:
-        if ttl is None:
-            ttl = self.default_ttl
-        elif not ttl > 0:
-            raise CacheError("a TTL must be a positive number of seconds", code="CACHE_INVALID_TTL")
+        check_ttl(ttl)
+        ttl = self.default_ttl if ttl is None else ttl
         return None if ttl is None else max(1, round(ttl * 1000))
 
     def _pattern(self) -> str:
@@ -390,7 +370,7 @@ class RedisCache(MemoizeMixin):
 def _connect(url: str, client_name: str, retries: int) -> Redis:
     """A client that reconnects and retries on a dropped connection (`from_url` does not)."""
     retry = _retry.Retry(_backoff.ExponentialBackoff(cap=0.5, base=0.01), retries)
-    errors = [_exceptions.ConnectionError, _exceptions.TimeoutError]
+    errors = [_redis.ConnectionError, _redis.TimeoutError]
     client: Redis = _redis.Redis.from_url(
         url, client_name=client_name, retry=retry, retry_on_error=errors
     )

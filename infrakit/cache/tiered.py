@@ -15,12 +15,11 @@ import builtins
 import json
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from infrakit.cache._keys import normalize_key
-from infrakit.cache._memoize import MISSING, MemoizeMixin
-from infrakit.cache._protocol import CacheStats
+from infrakit.cache._memoize import MISSING
+from infrakit.cache._protocol import Cache, CacheStats
 from infrakit.cache._serializer import JsonSerializer
 from infrakit.cache._single_flight import SingleFlight
 from infrakit.cache.memory import MemoryCache
@@ -34,7 +33,7 @@ __all__ = ["TieredCache"]
 _ADAPTER = JsonSerializer()
 
 
-class TieredCache(MemoizeMixin):
+class TieredCache(Cache):
     """L1 in process, L2 in Redis, with cross-process invalidation of L1 copies.
 
     Args:
@@ -161,14 +160,6 @@ class TieredCache(MemoizeMixin):
     async def __aenter__(self) -> Self:
         await self.start()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- the private half used by memoize ---------------------------------------
 
