@@ -44,7 +44,6 @@ class Parameter:
 
     name: str
     key: Any
-    position: int | None  # index among positional parameters; None for keyword-only
     positional_only: bool
     has_default: bool
 
@@ -87,7 +86,7 @@ def parameters_of(provider: Callable[..., Any], names: Mapping[str, Any]) -> tup
         return ()
     hints = _type_hints(provider, names)
     found = []
-    for position, parameter in enumerate(signature.parameters.values()):
+    for parameter in signature.parameters.values():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             continue
         annotation = hints.get(parameter.name, parameter.annotation)
@@ -95,7 +94,6 @@ def parameters_of(provider: Callable[..., Any], names: Mapping[str, Any]) -> tup
             Parameter(
                 name=parameter.name,
                 key=_dependency_key(annotation),
-                position=None if parameter.kind is parameter.KEYWORD_ONLY else position,
                 positional_only=parameter.kind is parameter.POSITIONAL_ONLY,
                 has_default=parameter.default is not parameter.empty,
             )
