@@ -19,7 +19,7 @@ from infrakit.di._instances import Instances
 from infrakit.di._lifecycle import (
     check_health,
 )
-from infrakit.di._plan import NO_KEY, Kind, Parameter, describe, parameters_of
+from infrakit.di._plan import NO_KEY, Kind, Parameter, describe, parameters_of, split_arguments
 from infrakit.di._protocol import ComponentHealth, Container, ContainerStats, HealthCheck, Scope
 from infrakit.di._registration import MISSING, Registration, make_registration
 
@@ -412,8 +412,5 @@ def _refuser(name: str) -> Callable[[], Any]:
 
 
 def _invoke(registration: Registration, values: list[tuple[Parameter, Any]]) -> Any:
-    positional = [value for parameter, value in values if parameter.positional_only]
-    keyword = {
-        parameter.name: value for parameter, value in values if not parameter.positional_only
-    }
-    return registration.provider(*positional, **keyword)
+    positional, keyword = split_arguments(values, registration.name)
+    return registration.provider(*positional, **dict(keyword))

@@ -14,11 +14,21 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from infrakit.di._errors import ResolutionError
 
-__all__ = ["NO_KEY", "Kind", "Parameter", "describe", "kind_of", "parameters_of"]
+__all__ = [
+    "NO_KEY",
+    "Kind",
+    "Parameter",
+    "describe",
+    "kind_of",
+    "parameters_of",
+    "split_arguments",
+]
+
+T = TypeVar("T")
 
 NO_KEY: Any = object()
 """The dependency key of a parameter that has no usable type hint."""
@@ -44,6 +54,7 @@ class Parameter:
 
     name: str
     key: Any
+    index: int  # place in the signature: positional-only arguments must not skip one
     positional_only: bool
     has_default: bool
 
@@ -86,7 +97,7 @@ def parameters_of(provider: Callable[..., Any], names: Mapping[str, Any]) -> tup
         return ()
     hints = _type_hints(provider, names)
     found = []
-    for parameter in signature.parameters.values():
+    for index, parameter in enumerate(signature.parameters.values()):
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             continue
         annotation = hints.get(parameter.name, parameter.annotation)
@@ -94,6 +105,7 @@ def parameters_of(provider: Callable[..., Any], names: Mapping[str, Any]) -> tup
             Parameter(
                 name=parameter.name,
                 key=_dependency_key(annotation),
+                index=index,
                 positional_only=parameter.kind is parameter.POSITIONAL_ONLY,
                 has_default=parameter.default is not parameter.empty,
             )
@@ -130,3 +142,28 @@ def _dependency_key(annotation: Any) -> Any:
         if len(members) == 1:
             return members[0]
     return annotation
+
+
+def split_arguments(
+    pairs: list[tuple[Parameter, T]], name: str
+) -> tuple[list[T], list[tuple[str, T]]]:
+    """Sort `(parameter, value)` pairs into positional values and keyword `(name, value)`.
+
+    Raises:
+        ResolutionError: a positional-only parameter follows one left to its default,
+            so no call can pass it without also passing the skipped one.
+    """
+    positional: list[T] = []
+    keyword: list[tuple[str, T]] = []
+    for parameter, value in pairs:
+        if not parameter.positional_only:
+            keyword.append((parameter.name, value))
+        elif parameter.index == len(positional):
+            positional.append(value)
+        else:
+            raise ResolutionError(
+                f"positional-only parameter {parameter.name!r} of {name} follows one left to "
+                "its default, so it cannot be passed; register the earlier one's type too",
+                details={"component": name, "parameter": parameter.name},
+            )
+    return positional, keyword

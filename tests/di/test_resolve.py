@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -149,6 +150,25 @@ def test_positional_only_parameters_after_a_default() -> None:
     container.register(Clock, FixedClock)
     container.register(Service, build)
     assert container.resolve(Service).repository.database.url == "x"
+
+
+def test_a_positional_only_parameter_after_a_skipped_one_is_refused() -> None:
+    """Passing `clock` positionally would land it in `retries`: refused, never mis-wired."""
+
+    def build(retries: int = 3, clock: Clock | None = None, /) -> Service:
+        raise AssertionError("must not be called")
+
+    async def abuild(retries: int = 3, clock: Clock | None = None, /) -> Service:
+        raise AssertionError("must not be called")
+
+    container = create_container()
+    container.register(Clock, FixedClock)
+    container.register(Service, build)
+    container.register(Repository, abuild)
+    with pytest.raises(ResolutionError, match="'clock' of Service follows one left"):
+        container.resolve(Service)
+    with pytest.raises(ResolutionError, match="'clock' of Repository follows one left"):
+        asyncio.run(container.aresolve(Repository))
 
 
 def test_forward_references_to_local_classes_resolve_by_name() -> None:
