@@ -56,8 +56,11 @@ class RedisCache(Cache):
         lock_timeout: lifetime of the stampede lock, and how long other processes
             wait for its holder before computing themselves.
         client_name: `CLIENT SETNAME` of the connections this cache opens.
-        retries: reconnect-and-retry attempts after a dropped connection (commands
-            here are idempotent); applies to a client the cache creates.
+        retries: reconnect-and-retry attempts after a dropped connection or a timeout
+            (commands here are idempotent); applies to a client the cache creates.
+        timeout: seconds connecting or one command may take before it counts as a
+            failure (so a server that stops answering gives misses, not a hung caller);
+            None waits forever. Applies to a client the cache creates.
         logger: defaults to `get_logger("infrakit.cache")`.
     """
 
@@ -72,12 +75,13 @@ class RedisCache(Cache):
         lock_timeout: float = 10.0,
         client_name: str = "infrakit-cache",
         retries: int = 3,
+        timeout: float | None = 1.0,
         logger: Logger | None = None,
     ) -> None:
         check_ttl(default_ttl)
         self._owns_client = isinstance(url_or_client, str)
         self._client: Redis = (
-            _connect(url_or_client, client_name, retries)
+            _connect(url_or_client, client_name, retries, timeout)
             if isinstance(url_or_client, str)
             else url_or_client
         )
@@ -367,12 +371,17 @@ class RedisCache(Cache):
         return fallback
 
 
-def _connect(url: str, client_name: str, retries: int) -> Redis:
+def _connect(url: str, client_name: str, retries: int, timeout: float | None) -> Redis:
     """A client that reconnects and retries on a dropped connection (`from_url` does not)."""
     retry = _retry.Retry(_backoff.ExponentialBackoff(cap=0.5, base=0.01), retries)
     errors = [_redis.ConnectionError, _redis.TimeoutError]
     client: Redis = _redis.Redis.from_url(
-        url, client_name=client_name, retry=retry, retry_on_error=errors
+        url,
+        client_name=client_name,
+        retry=retry,
+        retry_on_error=errors,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
     )
     return client
 

@@ -162,6 +162,7 @@ async def test_cancelled_calls_leave_connections_usable(redis_cache: Any) -> Non
     keys = [f"key{index}" for index in range(30)]
     await redis_cache.set_multiple({key: key.upper() for key in keys})
     randomizer = random.Random(4)
+    interrupted = 0
     for _ in range(30):
         tasks = [
             asyncio.create_task(redis_cache.get_multiple(randomizer.sample(keys, 10))),
@@ -171,21 +172,26 @@ async def test_cancelled_calls_leave_connections_usable(redis_cache: Any) -> Non
         await asyncio.sleep(randomizer.random() / 2000)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        interrupted += sum(isinstance(outcome, asyncio.CancelledError) for outcome in outcomes)
         sample = randomizer.sample(keys, 10)
         assert await redis_cache.get_multiple(sample) == {key: key.upper() for key in sample}
         single = randomizer.choice(keys)
         assert await redis_cache.get(single) == single.upper()
+    assert interrupted > 0, "no call was interrupted: the test proved nothing"
 
 
 async def test_stampede_lock_is_released(redis_cache: Any) -> None:
+    lock_ttls: list[int] = []
+
     @redis_cache.memoize
     async def compute(value: int) -> int:
-        assert await redis_cache.client.exists(redis_cache.prefix + "__lock__:" + key)
+        lock_ttls.append(await redis_cache.client.pttl(redis_cache.prefix + "__lock__:" + key))
         return value
 
     key = compute.key_for(1)  # type: ignore[attr-defined]
     assert await compute(1) == 1
+    assert 0 < lock_ttls[0] <= redis_cache.lock_timeout * 1000  # held, and expires by itself
     assert not await redis_cache.client.exists(redis_cache.prefix + "__lock__:" + key)
 
 
@@ -228,3 +234,45 @@ async def test_signed_pickle_round_trips_and_rejects_forgeries(redis_url: str) -
     finally:
         await dispose(signed)
         await forger.close()
+
+
+async def test_a_server_that_stops_answering_gives_misses_not_a_hung_caller() -> None:
+    connections: list[asyncio.StreamWriter] = []
+
+    async def accept_and_stay_silent(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+
+    server = await asyncio.start_server(accept_and_stay_silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    logger = RecordingLogger()
+    cache = make_redis(f"redis://127.0.0.1:{port}/0", unique_prefix(), timeout=0.1, logger=logger)
+    try:
+        async with asyncio.timeout(5):
+            assert await cache.get("key") is None
+            assert await cache.set("key", 1) is False
+        assert connections, "the client never reached the silent server"
+        assert [metadata["error"] for _, _, metadata in logger.records] == ["TimeoutError"] * 2
+    finally:
+        await cache.close()
+        for writer in connections:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_the_stampede_lock_expires_when_its_holder_died(redis_cache: Any) -> None:
+    redis_cache.lock_timeout = 0.3
+    calls: list[int] = []
+
+    @redis_cache.memoize(key_fn=lambda: "orphaned")
+    async def compute() -> int:
+        calls.append(1)
+        return 1
+
+    # a holder in another process took the lock and crashed before storing anything
+    await redis_cache.client.set(redis_cache.prefix + "__lock__:orphaned", "dead", px=300)
+    started = asyncio.get_running_loop().time()
+    assert await compute() == 1
+    waited = asyncio.get_running_loop().time() - started
+    assert 0.2 < waited < 2.0
+    assert calls == [1]

@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from tests.cache.conftest import dispose, make_tiered, unique_prefix
+from infrakit.cache import MemoryCache, TieredCache
+from tests.cache.conftest import (
+    RecordingLogger,
+    dispose,
+    make_redis,
+    make_tiered,
+    unique_prefix,
+)
 
 pytestmark = pytest.mark.redis
 
@@ -162,3 +169,48 @@ async def test_invalidation_survives_a_killed_connection(
     await eventually(lambda: _equals(second, "key", 2), within=5)
     await first.set("key", 3)
     await eventually(lambda: _equals(second, "key", 3), within=5)
+
+
+async def test_an_idle_subscription_outlives_the_command_timeout(redis_url: str) -> None:
+    prefix = unique_prefix()
+    first = make_tiered(redis_url, prefix, timeout=0.2)
+    second = make_tiered(redis_url, prefix, timeout=0.2)
+    try:
+        await first.start()
+        await second.start()
+        await first.set("key", "kept")
+        assert await second.get("key") == "kept"
+        await asyncio.sleep(0.7)  # idle pub/sub reads longer than the command timeout
+        assert await second.memory.get("key") == "kept"  # no reconnect cleared the copy
+        await first.set("key", "new")
+        await eventually(lambda: _equals(second, "key", "new"))
+    finally:
+        await dispose(first)
+        await second.close()
+
+
+async def test_an_outage_gives_misses_and_local_copies() -> None:
+    logger = RecordingLogger()
+    cache = TieredCache(
+        MemoryCache(default_ttl=60),
+        make_redis("redis://127.0.0.1:1/0", unique_prefix(), logger=logger, retries=0),
+        logger=logger,
+    )
+    try:
+        await cache.start(wait_seconds=0.1)
+        assert await cache.get("key") is None
+        assert await cache.set("key", 1) is False  # not shared, but kept in this process
+        assert await cache.get("key") == 1
+        calls: list[int] = []
+
+        @cache.memoize(key_fn=lambda: "computed")
+        async def compute() -> int:
+            calls.append(1)
+            return 7
+
+        assert [await compute(), await compute()] == [7, 7]
+        assert calls == [1]
+        operations = {metadata["operation"] for _, _, metadata in logger.records}
+        assert {"subscribe", "get", "set", "publish"} <= operations
+    finally:
+        await cache.close()
