@@ -21,6 +21,7 @@ from infrakit.di._lifecycle import (
     resource_for,
 )
 from infrakit.di._plan import Kind
+from infrakit.di._registration import MISSING
 
 if TYPE_CHECKING:
     from infrakit.log import Logger
@@ -104,35 +105,42 @@ class Instances:
             finally:
                 self._building.discard(node.key)
             resource = resource_for(node.name, node.kind, instance, raw)
-            if not self._keep(node.key, instance, resource):
+            shared = self._keep(node.key, instance, resource)
+            if shared is not instance:
                 if resource is not None:
                     self._close_sync(resource)
                 self.ensure_open()
-            return instance
+            return shared
 
     async def _acreate(self, node: Node) -> Any:
         assert node.acall is not None
         instance, raw = await node.acall()
         resource = resource_for(node.name, node.kind, instance, raw)
-        if not self._keep(node.key, instance, resource):
+        shared = self._keep(node.key, instance, resource)
+        if shared is not instance:
             if resource is not None:
                 await self._close(resource)
             self.ensure_open()
-        return instance
+        return shared
 
-    def _keep(self, key: Any, instance: Any, resource: Resource | None) -> bool:
-        """Store a new singleton; False when the container closed while it was built.
+    def _keep(self, key: Any, instance: Any, resource: Resource | None) -> Any:
+        """Store a new singleton; return the instance every caller shares.
 
-        The caller then closes what it just built and raises `ContainerClosedError`, so
-        nothing opened during shutdown outlives the container.
+        When that is not `instance`, the caller closes what it just built, then raises
+        `ContainerClosedError` if the container closed meanwhile (nothing opened during
+        shutdown outlives it). The other case is a thread and a task building the same
+        singleton at once (the sync and async paths do not share a lock): the first one
+        stored wins, so callers still share one instance.
         """
         with self._lock:
             if self.closed:
-                return False
+                return MISSING
+            if key in self.built:
+                return self.built[key]
             self.built[key] = instance
             if resource is not None:
                 self.resources.append(resource)
-            return True
+            return instance
 
     def _key_lock(self, key: Any) -> threading.RLock:
         lock = self._key_locks.get(key)

@@ -114,3 +114,34 @@ async def test_async_factory_awaiting_itself_is_a_cycle() -> None:
     container.register(Pool, make_pool)
     with pytest.raises(CircularDependencyError, match="asked for itself"):
         await container.aresolve(Pool)
+
+
+async def test_a_thread_and_a_task_racing_share_one_instance_and_the_loser_is_closed() -> None:
+    """The sync and async build paths share no lock; the first instance stored wins."""
+    closed: list[int] = []
+
+    class Session:
+        def __init__(self, pool: Pool) -> None:
+            time.sleep(0.05)  # both builds overlap: the thread's and the task's
+            self.pool = pool
+
+        def close(self) -> None:
+            closed.append(id(self))
+
+    async def make_pool() -> Pool:
+        return Pool()
+
+    container = create_container()
+    container.register(Pool, make_pool)
+    container.register(Session)
+    await container.aresolve(Pool)  # from now on a thread can build Session too
+    from_thread: list[Session] = []
+    thread = threading.Thread(target=lambda: from_thread.append(container.resolve(Session)))
+    thread.start()
+    from_task = await container.aresolve(Session)
+    thread.join()
+    assert from_thread == [from_task]
+    assert container.resolve(Session) is from_task
+    assert len(closed) <= 1 and id(from_task) not in closed  # the discarded twin, if any
+    await container.aclose()
+    assert closed[-1] == id(from_task)
