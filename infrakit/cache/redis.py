@@ -4,8 +4,9 @@ Needs the `redis` extra. Failures of the server never crash a caller by default:
 read counts as a miss and a write returns False, both logged; `raise_on_error=True`
 raises `CacheError` instead. Memoised misses also take a short Redis lock
 (`SET NX PX` with a random token, released by a compare-and-delete script) so that
-several processes compute a value once; the others poll for it, bounded by
-`lock_timeout`, then compute it themselves.
+several processes compute a value once; the others poll for it, take the lock over
+when it goes without a value (its holder died), and compute themselves after
+`lock_timeout`.
 """
 
 from __future__ import annotations
@@ -258,16 +259,23 @@ class RedisCache(Cache):
         self, key: str, value_type: Any, compute: Callable[[], Awaitable[Any]]
     ) -> Any:
         lock_key, token = self._lock_prefix + key, secrets.token_hex(16)
-        try:
-            acquired = await self._client.set(
-                lock_key, token, nx=True, px=self._milliseconds(self.lock_timeout)
-            )
-        except _FAILURES as error:
-            self._failed("lock", key, error, None, raising=False)
-            return await compute()
-        if not acquired:
-            value = await self._wait_for_holder(key, lock_key, value_type)
-            return await compute() if value is MISSING else value
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                acquired = await self._client.set(
+                    lock_key, token, nx=True, px=self._milliseconds(self.lock_timeout)
+                )
+            except _FAILURES as error:
+                self._failed("lock", key, error, None, raising=False)
+                return await compute()
+            if acquired:
+                break
+            value = await self._wait_for_holder(key, lock_key, value_type, deadline)
+            if value is not MISSING:
+                return value
+            if time.monotonic() >= deadline:  # a slow holder: stop waiting for it
+                return await compute()
+            # the lock went without a value (its holder died or did not cache): take it
         try:
             value = await self._fetch(key, value_type)
             return await compute() if value is MISSING else value
@@ -282,9 +290,10 @@ class RedisCache(Cache):
             return MISSING
         return MISSING if data is None else self._decode(key, data, value_type)
 
-    async def _wait_for_holder(self, key: str, lock_key: str, value_type: Any) -> Any:
-        """Poll until the holder stored the value, gave up the lock, or the lock expired."""
-        deadline = time.monotonic() + self.lock_timeout
+    async def _wait_for_holder(
+        self, key: str, lock_key: str, value_type: Any, deadline: float
+    ) -> Any:
+        """Poll until the holder stored the value, the lock went, or `deadline` passed."""
         interval = 0.005
         while time.monotonic() < deadline:
             await asyncio.sleep(interval)

@@ -276,3 +276,28 @@ async def test_the_stampede_lock_expires_when_its_holder_died(redis_cache: Any) 
     waited = asyncio.get_running_loop().time() - started
     assert 0.2 < waited < 2.0
     assert calls == [1]
+
+
+async def test_waiters_on_a_dead_holder_still_compute_once(redis_url: str) -> None:
+    prefix = unique_prefix()
+    caches = [make_redis(redis_url, prefix, lock_timeout=2.0) for _ in range(3)]
+    calls: list[int] = []
+
+    def build(cache: Any) -> Any:
+        @cache.memoize(key_fn=lambda: "orphaned", ttl=30)
+        async def compute() -> int:
+            calls.append(1)
+            await asyncio.sleep(0.1)
+            return 5
+
+        return compute
+
+    # another process took the lock and died: it expires in 0.3 s, then one waiter takes over
+    await caches[0].client.set(prefix + "__lock__:orphaned", "dead", px=300)
+    try:
+        assert await asyncio.gather(*(build(cache)() for cache in caches)) == [5, 5, 5]
+        assert calls == [1]
+    finally:
+        await dispose(caches[0])
+        for cache in caches[1:]:
+            await cache.close()
