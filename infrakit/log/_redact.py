@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -68,7 +69,12 @@ class Redactor:
 
     def _value(self, value: Any, depth: int) -> Any:
         """Containers are copied with secrets masked; past `MAX_DEPTH` (or in a cycle) the
-        rest is replaced by a marker, since what is not inspected must not be written."""
+        rest is replaced by a marker, since what is not inspected must not be written.
+        Dataclasses and pydantic models become dicts here, so the keys configured with
+        `redact_keys` reach inside them too (the JSON encoder only knows the defaults)."""
+        fields = _fields_of(value)
+        if fields is not None:
+            value = fields
         if isinstance(value, Mapping):
             if depth > MAX_DEPTH:
                 return TOO_DEEP
@@ -83,6 +89,20 @@ class Redactor:
                 return TOO_DEEP
             return [self._value(item, depth + 1) for item in value]
         return value
+
+
+def _fields_of(value: Any) -> dict[str, Any] | None:
+    """The fields of a dataclass instance or pydantic model, else None."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+    dump = getattr(value, "model_dump", None)
+    if callable(dump) and not isinstance(value, type):
+        try:
+            fields = dump()
+        except Exception:  # a model that cannot dump itself is rendered by `str()` later
+            return None
+        return fields if isinstance(fields, dict) else None
+    return None
 
 
 def _normalise(key: str) -> str:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 
+import pydantic
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -73,6 +75,35 @@ def test_extra_redact_keys_extend_the_defaults() -> None:
     assert "123" not in text
     assert "pw" not in text
     assert capture.records[0]["name"] == "ann"
+
+
+@dataclasses.dataclass
+class Customer:
+    name: str
+    ssn: str
+
+
+class Order(pydantic.BaseModel):
+    customer: Customer
+    ssn: str
+    password: str
+
+
+def test_extra_redact_keys_reach_inside_dataclasses_and_models() -> None:
+    capture = JsonCapture()
+    configure_logging("INFO", format="json", sinks=[capture.transport], redact_keys=["ssn"])
+    order = Order(customer=Customer("ann", "111-11"), ssn="222-22", password="pw")
+    get_logger("redact").info("order", order=order, people=[Customer("bob", "333-33")])
+    text = capture.stream.getvalue()
+    for secret in ("111-11", "222-22", "333-33", '"pw"'):
+        assert secret not in text
+    record = capture.records[0]
+    assert record["order"] == {
+        "customer": {"name": "ann", "ssn": REDACTED},
+        "ssn": REDACTED,
+        "password": REDACTED,
+    }
+    assert record["people"] == [{"name": "bob", "ssn": REDACTED}]
 
 
 def test_secrets_in_local_variables_never_reach_a_traceback() -> None:
