@@ -15,7 +15,7 @@ import builtins
 import json
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 from infrakit.cache._keys import normalize_key
 from infrakit.cache._memoize import MISSING
@@ -24,9 +24,6 @@ from infrakit.cache._serializer import JsonSerializer
 from infrakit.cache._single_flight import SingleFlight
 from infrakit.cache.memory import MemoryCache
 from infrakit.cache.redis import _FAILURES, RedisCache
-
-if TYPE_CHECKING:
-    from infrakit.log import Logger
 
 __all__ = ["TieredCache"]
 
@@ -41,7 +38,8 @@ class TieredCache(Cache):
         redis: the shared level; closed by `close()` only if it owns its client.
         channel: the pub/sub channel; by default `<redis prefix>__invalidate__`,
             so caches sharing a prefix share invalidations.
-        logger: defaults to `get_logger("infrakit.cache")`.
+
+    Failures (an outage, a lost subscription) are logged by the Redis level's logger.
     """
 
     def __init__(
@@ -50,7 +48,6 @@ class TieredCache(Cache):
         redis: RedisCache,
         *,
         channel: str | None = None,
-        logger: Logger | None = None,
     ) -> None:
         self.memory = memory
         self.redis = redis
@@ -58,7 +55,6 @@ class TieredCache(Cache):
         self._sender = secrets.token_hex(8)
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
-        self._logger = logger
         self._flight = SingleFlight()
 
     def __repr__(self) -> str:
@@ -192,7 +188,7 @@ class TieredCache(Cache):
             self.redis._failed("publish", "*", error, None)
 
     async def _listen(self) -> None:
-        first = True
+        first, pause = True, 0.5
         while True:
             try:
                 async with self.redis.client.pubsub() as pubsub:
@@ -200,13 +196,14 @@ class TieredCache(Cache):
                     await pubsub.get_message(timeout=5.0)  # the subscribe confirmation
                     if not first:
                         await self.memory.clear()  # announcements may have been missed
-                    first = False
+                    first, pause = False, 0.5
                     self._subscribed.set()
                     async for message in pubsub.listen():
                         self._apply(message)
             except _FAILURES as error:
                 self.redis._failed("subscribe", self.channel, error, None, raising=False)
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 10.0)  # one warning per retry: fewer during an outage
 
     def _apply(self, message: dict[str, Any]) -> None:
         if message.get("type") == "subscribe":

@@ -86,3 +86,24 @@ async def test_a_cancelled_caller_does_not_cancel_the_others() -> None:
         await first
     assert await slow() == "done"
     assert calls == [1]
+
+
+async def test_expired_entries_are_dropped_without_a_timer_per_key() -> None:
+    cache = MemoryCache(max_size=5_000)
+    tasks_before = len(asyncio.all_tasks())
+    await cache.set_multiple({f"key{index}": index for index in range(2_000)}, ttl=0.1)
+    await cache.set("kept", "yes", ttl=30)
+    assert len(asyncio.all_tasks()) == tasks_before  # nothing scheduled per entry
+    assert (await cache.get_stats()).size == 2_001
+    await asyncio.sleep(0.2)
+    await cache.set("trigger", 1)  # a write sweeps what has expired
+    assert len(cache._data) == 2  # the expired entries are gone, not merely hidden
+    assert await cache.get_multiple(["kept", "key7"]) == {"kept": "yes"}
+
+
+def test_the_free_memoize_needs_an_infrakit_cache() -> None:
+    async def double(value: int) -> int:
+        return value * 2
+
+    with pytest.raises(TypeError, match="infrakit cache"):
+        memoize(double, cache=object())  # type: ignore[arg-type]

@@ -194,7 +194,6 @@ async def test_an_outage_gives_misses_and_local_copies() -> None:
     cache = TieredCache(
         MemoryCache(default_ttl=60),
         make_redis("redis://127.0.0.1:1/0", unique_prefix(), logger=logger, retries=0),
-        logger=logger,
     )
     try:
         await cache.start(wait_seconds=0.1)
