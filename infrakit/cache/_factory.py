@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -21,7 +22,7 @@ def cache_from_url(url: str | None, **options: Any) -> Cache:
     extra). `options` go to the constructor (`logger`, `prefix`, `default_ttl`...).
 
     Raises:
-        ConfigurationError: the scheme is not one of those.
+        ConfigurationError: the scheme is not one of those, or a memory option is not a number.
         MissingDependencyError: a Redis URL without the `redis` extra installed.
     """
     scheme = urlsplit(url).scheme if url else "memory"
@@ -29,10 +30,9 @@ def cache_from_url(url: str | None, **options: Any) -> Cache:
         from infrakit.cache.memory import MemoryCache
 
         query = dict(parse_qsl(urlsplit(url or "").query))
-        if "max_size" in query:
-            options.setdefault("max_size", int(query["max_size"]))
-        if "default_ttl" in query:
-            options.setdefault("default_ttl", float(query["default_ttl"]))
+        for name, convert in (("max_size", int), ("default_ttl", float)):
+            if name in query:
+                options.setdefault(name, _number(query[name], name, convert))
         return MemoryCache(**options)
     if scheme in _REDIS_SCHEMES:
         from infrakit.cache.redis import RedisCache
@@ -42,3 +42,12 @@ def cache_from_url(url: str | None, **options: Any) -> Cache:
         "CACHE_URL must start with memory://, redis://, rediss:// or unix://",
         details={"scheme": scheme},
     )
+
+
+def _number(text: str, name: str, convert: Callable[[str], float]) -> float:
+    try:
+        return convert(text)
+    except ValueError as error:
+        raise ConfigurationError(
+            f"CACHE_URL option {name} must be a number", details={"option": name}
+        ) from error

@@ -38,6 +38,13 @@ def test_unknown_scheme_is_a_configuration_error() -> None:
         cache_from_url("memcached://localhost")
 
 
+def test_a_memory_option_that_is_not_a_number_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="max_size") as raised:
+        cache_from_url("memory://?max_size=lots")
+    assert "lots" not in raised.value.message
+    assert isinstance(raised.value.__cause__, ValueError)
+
+
 def test_missing_redis_extra_is_reported_with_the_install_command(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
