@@ -39,6 +39,10 @@ def make_registration(
 ) -> Registration:
     """Validate one `register` call; everything that can be checked early is checked here."""
     label = name or describe(interface)
+    if not isinstance(scope, Scope):
+        raise RegistrationError(f"{label}: scope must be Scope.SINGLETON or Scope.TRANSIENT")
+    if health is not None and not callable(health):
+        raise RegistrationError(f"{label}: health must be a callable taking the component")
     if provider is not MISSING and instance is not MISSING:
         raise RegistrationError(f"{label}: pass a provider or instance=, not both")
     if instance is MISSING and provider is not MISSING and not callable(provider):

@@ -383,6 +383,20 @@ def test_health_check_on_a_transient_is_refused() -> None:
         create_container().register(Notifier, EmailNotifier, scope=Scope.TRANSIENT, health=bool)
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"scope": "transient"}, "scope must be"),
+        ({"health": "ping"}, "health must be a callable"),
+    ],
+)
+def test_scope_and_health_of_the_wrong_type_are_refused(
+    options: dict[str, object], message: str
+) -> None:
+    with pytest.raises(RegistrationError, match=message):
+        create_container().register(Notifier, EmailNotifier, **options)  # type: ignore[arg-type]
+
+
 def test_interface_must_be_a_class_when_no_provider() -> None:
     with pytest.raises(RegistrationError, match="not a class"):
         create_container().register("database")
