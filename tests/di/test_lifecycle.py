@@ -101,6 +101,37 @@ async def test_one_failing_close_is_logged_and_the_rest_still_close(
     ]
 
 
+async def test_failing_async_teardowns_are_logged_and_the_rest_still_close(
+    recording_logger: RecordingLogger,
+) -> None:
+    events = Events()
+
+    class Flaky:
+        def __init__(self, cache: Cache) -> None:
+            pass
+
+        async def aclose(self) -> None:
+            raise ConnectionError("peer gone")
+
+    async def broken_session(flaky: Flaky) -> AsyncIterator[Session]:
+        yield Session()
+        raise OSError("teardown failed")
+
+    container = create_container(logger=recording_logger)
+    container.register(Events, instance=events)
+    container.register(Database)
+    container.register(Cache)
+    container.register(Flaky)
+    container.register(Session, broken_session)
+    await container.aresolve(Session)
+    await container.aclose()
+    assert events == ["cache closed", "database closed"]
+    assert recording_logger.records == [
+        ("exception", "component failed to close", {"component": "Session"}, OSError),
+        ("exception", "component failed to close", {"component": "Flaky"}, ConnectionError),
+    ]
+
+
 async def test_instances_handed_over_are_not_closed() -> None:
     events = Events()
     container = create_container()
