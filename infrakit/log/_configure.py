@@ -80,7 +80,12 @@ def configure_logging(
         levels=thresholds,
         redactor=Redactor((*DEFAULT_SENSITIVE_KEYS, *redact_keys)),
     )
-    STATE.install(pipeline).close(keep=_reused(pipeline.transports))
+    reused = _reused(pipeline.transports)
+    previous = STATE.install(pipeline)
+    for transport in previous.transports:
+        if isinstance(transport, QueuedTransport) and transport.transport in reused:
+            transport._detach()  # its sink is passed again: the new pipeline writes to it
+    previous.close(keep=reused)
     _register_atexit()
     if stdlib:
         intercept_stdlib()

@@ -86,14 +86,24 @@ class QueuedTransport:
 
     def close(self) -> None:
         """Write everything still queued, stop the thread, close the wrapped transport."""
+        if self._stop():
+            call_optional(self.transport, "flush")
+            call_optional(self.transport, "close")
+
+    def _detach(self) -> None:
+        """Like `close`, but the wrapped transport stays open: a new pipeline reuses it."""
+        if self._stop():
+            call_optional(self.transport, "flush")
+
+    def _stop(self) -> bool:
+        """Drain the queue and end the thread; False when that was already done."""
         if self._closed:
-            return
+            return False
         self._closed = True  # from now on `log` writes through
         self._queue.put(_STOP)
         self._thread.join()
         self._write_leftovers()  # raced past the `_closed` check just before the stop
-        call_optional(self.transport, "flush")
-        call_optional(self.transport, "close")
+        return True
 
     def _drain(self) -> None:
         while True:

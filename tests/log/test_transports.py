@@ -183,9 +183,13 @@ def test_a_transport_passed_again_survives_reconfiguration(tmp_path: Path) -> No
     get_logger("kept").info("first")
     configure_logging("DEBUG", sinks=[transport], non_blocking=True)
     get_logger("kept").debug("second")
+    configure_logging("DEBUG", sinks=[transport], non_blocking=True)  # its old queue retires
+    get_logger("kept").debug("third")
+    configure_logging("DEBUG", sinks=[transport])
+    get_logger("kept").debug("fourth")
     shutdown_logging()
     messages = [json.loads(line)["message"] for line in path.read_text().splitlines()]
-    assert messages == ["first", "second"]
+    assert messages == ["first", "second", "third", "fourth"]
 
 
 def test_an_unwritable_file_is_a_configuration_error(tmp_path: Path) -> None:
