@@ -254,29 +254,36 @@ class Database(Executor):
         row_type: type[Any] | None,
         time_limit: float | None,
     ) -> ResultT:
+        if time_limit is not None:
+            return await self._run_within(time_limit, sql, params, action, row_type)
         started = time.perf_counter()
         try:
-            if time_limit is None:
-                result = await self._acquire_and_execute(sql, params, action, row_type)
-            else:
-                async with asyncio.timeout(time_limit):
-                    result = await self._acquire_and_execute(sql, params, action, row_type)
+            connection = await self._acquire()
+            try:
+                cursor = connection.cursor(row_factory=self._row_factory(row_type))
+                await cursor.execute(sql, params)
+                result = await action(cursor)
+            finally:
+                await self._release(connection)
         except Exception as error:
             raise self._failed(error, sql, params) from error
         self._record(sql, params, started)
         return result
 
-    async def _acquire_and_execute(
-        self, sql: str, params: Params, action: Action[ResultT], row_type: type[Any] | None
+    async def _run_within(
+        self,
+        time_limit: float,
+        sql: str,
+        params: Params,
+        action: Action[ResultT],
+        row_type: type[Any] | None,
     ) -> ResultT:
-        pool = self._pool
-        connection = await self._acquire()
+        """`_run` bounded by `time_limit`, the wait for a connection included."""
         try:
-            cursor = connection.cursor(row_factory=self._row_factory(row_type))
-            await cursor.execute(sql, params)
-            return await action(cursor)
-        finally:
-            await pool.putconn(connection)  # type: ignore[union-attr]
+            async with asyncio.timeout(time_limit):
+                return await self._run(sql, params, action, row_type, None)
+        except TimeoutError as error:
+            raise self._failed(error, sql, params) from error
 
     async def _execute_on(
         self,

@@ -30,16 +30,29 @@ class QueryResult(Generic[RowT]):
     columns: tuple[str, ...]
 
 
+_TUPLES_OK = 2  # psycopg.pq.ExecStatus.TUPLES_OK, without importing psycopg here
+
+
+def _has_rows(cursor: AsyncCursor[Any]) -> bool:
+    """Whether the statement returned a result set (rows may still be zero).
+
+    Same answer as `cursor.description is not None` for these non-streaming cursors,
+    without building a `Column` per field on every query (a hot-path cost).
+    """
+    result = cursor.pgresult
+    return result is not None and result.status == _TUPLES_OK
+
+
 async def _fetch_all(cursor: AsyncCursor[Any]) -> list[Any]:
-    return await cursor.fetchall() if cursor.description is not None else []
+    return await cursor.fetchall() if _has_rows(cursor) else []
 
 
 async def _fetch_one(cursor: AsyncCursor[Any]) -> Any:
-    return await cursor.fetchone() if cursor.description is not None else None
+    return await cursor.fetchone() if _has_rows(cursor) else None
 
 
 async def _fetch_value(cursor: AsyncCursor[Any]) -> Any:
-    row = await cursor.fetchone() if cursor.description is not None else None
+    row = await cursor.fetchone() if _has_rows(cursor) else None
     return None if row is None else row[0]
 
 

@@ -82,6 +82,13 @@ async def test_query_methods(db: Database, make_table: TableFactory) -> None:
     assert named == [{"name": "di"}]
     update = await db.query(f"UPDATE {table} SET name = name || '!' WHERE id < %s", (3,))
     assert (update.rowcount, update.rows, update.columns) == (2, [], ())
+    # A statement without a result set: the fetch methods answer "nothing", not an error.
+    no_rows = f"UPDATE {table} SET name = name WHERE id = %s"
+    assert await db.fetch_one(no_rows, (1,)) is None
+    assert await db.fetch_all(no_rows, (1,)) == []
+    assert await db.fetch_value(no_rows, (1,)) is None
+    assert await db.fetch_all(f"SELECT name FROM {table} WHERE false") == []
+    assert await db.fetch_value(f"SELECT name FROM {table} WHERE false") is None
 
 
 async def test_row_type_maps_to_pydantic_and_dataclasses(
