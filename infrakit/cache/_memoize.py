@@ -83,6 +83,7 @@ class Memoized:
         return await self._cache.delete(self.key_for(*args, **kwargs))
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # key_for() inlined: a method call is a measurable share of a warm hit
         key = (
             self._default_key(args, kwargs)
             if self._key_fn is None

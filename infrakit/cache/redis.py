@@ -151,10 +151,8 @@ class RedisCache(Cache):
 
     async def set_multiple(self, entries: Mapping[str, Any], ttl: float | None = None) -> bool:
         """Pipelined `SET PX` in one round trip; nothing is written if a value fails to encode."""
-        encoded = [
-            (normalize_key(key), self._encode(normalize_key(key), value))
-            for key, value in entries.items()
-        ]
+        normalized = ((normalize_key(key), value) for key, value in entries.items())
+        encoded = [(key, self._encode(key, value)) for key, value in normalized]
         milliseconds = self._milliseconds(ttl)
         try:
             async with self._client.pipeline(transaction=False) as pipeline:
