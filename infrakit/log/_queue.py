@@ -69,7 +69,8 @@ class QueuedTransport:
     def log(self, entry: LogEntry) -> None:
         if self._closed:  # after shutdown, write through rather than lose the record
             self.transport.log(entry)
-        elif self.overflow == "block":
+            return
+        if self.overflow == "block":
             self._queue.put(entry)
         else:
             try:
@@ -77,6 +78,8 @@ class QueuedTransport:
             except queue.Full:
                 with self._count_lock:
                     self._dropped += 1
+        if self._closed:  # `close` ran meanwhile and its last sweep may have missed this one
+            self._write_leftovers()
 
     def flush(self) -> None:
         """Wait until every record queued so far has been written, then flush the sink."""

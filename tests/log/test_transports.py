@@ -197,3 +197,24 @@ def test_an_unwritable_file_is_a_configuration_error(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(ConfigurationError, match="Cannot open log file"):
         FileTransport(blocker / "app.log")
+
+
+def test_records_racing_with_close_are_all_written() -> None:
+    memory = MemoryTransport()
+    queued = QueuedTransport(memory, max_size=50, overflow="block")
+    start = threading.Barrier(5)
+
+    def produce(worker: int) -> None:
+        start.wait()
+        for number in range(2_000):
+            queued.log(entry(f"{worker}-{number}"))
+
+    producers = [threading.Thread(target=produce, args=(worker,)) for worker in range(4)]
+    for producer in producers:
+        producer.start()
+    start.wait()
+    queued.close()  # while the producers are still writing
+    for producer in producers:
+        producer.join()
+    assert len(memory.entries) == 8_000
+    assert len(set(memory.messages)) == 8_000
