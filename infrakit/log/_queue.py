@@ -50,7 +50,7 @@ class QueuedTransport:
         self._queue: queue.Queue[object] = queue.Queue(max_size)
         self._dropped = 0
         self._count_lock = threading.Lock()
-        self._closed = False
+        self._closed = threading.Event()  # a method call: read afresh at every check
         self._thread = threading.Thread(
             target=self._drain, name=f"infrakit-log-{type(transport).__name__}", daemon=True
         )
@@ -67,7 +67,7 @@ class QueuedTransport:
         return self._queue.qsize()
 
     def log(self, entry: LogEntry) -> None:
-        if self._closed:  # after shutdown, write through rather than lose the record
+        if self._closed.is_set():  # after shutdown, write through rather than lose the record
             self.transport.log(entry)
             return
         if self.overflow == "block":
@@ -78,12 +78,12 @@ class QueuedTransport:
             except queue.Full:
                 with self._count_lock:
                     self._dropped += 1
-        if self._closed:  # `close` ran meanwhile and its last sweep may have missed this one
+        if self._closed.is_set():  # `close` ran meanwhile; its last sweep may have missed this
             self._write_leftovers()
 
     def flush(self) -> None:
         """Wait until every record queued so far has been written, then flush the sink."""
-        if not self._closed:
+        if not self._closed.is_set():
             self._queue.join()
         call_optional(self.transport, "flush")
 
@@ -100,9 +100,9 @@ class QueuedTransport:
 
     def _stop(self) -> bool:
         """Drain the queue and end the thread; False when that was already done."""
-        if self._closed:
+        if self._closed.is_set():
             return False
-        self._closed = True  # from now on `log` writes through
+        self._closed.set()  # from now on `log` writes through
         self._queue.put(_STOP)
         self._thread.join()
         self._write_leftovers()  # raced past the `_closed` check just before the stop
