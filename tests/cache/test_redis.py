@@ -40,6 +40,7 @@ async def redis_cache(redis_url: str) -> AsyncIterator[Any]:
 async def test_models_and_dataclasses_round_trip_when_the_type_is_named(redis_cache: Any) -> None:
     await redis_cache.set("user", User(id=1, name="Ada"))
     await redis_cache.set("points", [Point(1, 2), Point(3, 4)])
+    assert await redis_cache.client.get(redis_cache.prefix + "user") == b'{"id":1,"name":"Ada"}'
     assert await redis_cache.get("user", type=User) == User(id=1, name="Ada")
     assert await redis_cache.get("user") == {"id": 1, "name": "Ada"}
     assert await redis_cache.get("points", type=list[Point]) == [Point(1, 2), Point(3, 4)]
@@ -123,6 +124,10 @@ async def test_outage_raises_when_configured() -> None:
             await cache.get("key")
         assert raised.value.code == "CACHE_ERROR"
         assert isinstance(raised.value.__cause__, Exception)
+        with pytest.raises(CacheError):
+            await cache.set("key", 1)
+        with pytest.raises(CacheError):
+            await cache.get_multiple(["key"])
     finally:
         await cache.close()
 
