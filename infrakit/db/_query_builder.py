@@ -169,6 +169,8 @@ class QueryBuilder:
     def where_in(self, column: str, values: Sequence[Any]) -> QueryBuilder:
         """`column IN (...)`; an empty sequence matches no row."""
         _name(column, "/where_in")
+        if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+            raise _invalid("/where_in", "values must be a list or tuple, not a single value")
         condition = _Condition("in", column, tuple(values))
         return self._with(conditions=(*self._state.conditions, condition))
 
@@ -233,6 +235,10 @@ class QueryBuilder:
         """
         for column in (*columns, *(update or ())):
             _name(column, "/on_conflict", max_parts=1)
+        if update is not None and not columns:
+            raise _invalid("/on_conflict", "DO UPDATE needs the conflicting columns")
+        if update is not None and not update:
+            raise _invalid("/on_conflict", "nothing to update; pass update=None for DO NOTHING")
         chosen = update if update is None or isinstance(update, Mapping) else tuple(update)
         return self._with(conflict=_Conflict(tuple(columns), chosen))
 

@@ -56,7 +56,30 @@ def _criterion(condition: _Condition, parameters: _Parameters) -> Any:
     return field == parameters.add(value)
 
 
+def _refuse_unused_clauses(state: _State) -> None:
+    """A clause the statement cannot honour is an error, never silently dropped.
+
+    `delete().where(...).limit(1)` would otherwise delete every matching row.
+    """
+    clauses = {
+        "join": bool(state.joins) and state.action != "select",
+        "order_by": bool(state.orders) and state.action != "select",
+        "limit": state.limit is not None and state.action != "select",
+        "offset": state.offset is not None and state.action != "select",
+        "where": bool(state.conditions) and state.action == "insert",
+        "on_conflict": state.conflict is not None and state.action != "insert",
+        "returning": bool(state.returning) and state.action == "select",
+    }
+    for clause, unused in clauses.items():
+        if unused:
+            raise ValidationError(
+                f"Invalid query: {clause}() does not apply to {state.action}.",
+                errors=[{"pointer": f"/{clause}", "detail": f"not supported by {state.action}"}],
+            )
+
+
 def _base(state: _State, parameters: _Parameters) -> Any:
+    _refuse_unused_clauses(state)
     table = _table(state.table)
     query = pypika.PostgreSQLQuery
     if state.action == "insert":

@@ -111,6 +111,18 @@ def test_literal_percent_in_a_fragment_is_kept_escaped() -> None:
         lambda: builder().where("a LIKE '5%'").to_sql(),
         lambda: builder().delete().to_sql(),
         lambda: builder().update({"a": 1}).to_sql(),
+        lambda: builder().where_in("a", "abc"),
+        lambda: builder().insert({"a": 1}).on_conflict(update=["a"]),
+        lambda: builder().insert({"a": 1}).on_conflict("a", update={}),
+        lambda: builder().insert({"a": 1}).on_conflict("a", update=[]),
+        # A clause the statement cannot honour is refused, never silently dropped.
+        lambda: builder().delete().where(a=1).limit(1).to_sql(),
+        lambda: builder().update({"a": 1}).where(a=1).order_by("a").to_sql(),
+        lambda: builder().update({"a": 1}).where(a=1).offset(2).to_sql(),
+        lambda: builder().delete().where(a=1).join("o", "o.a", "users.a").to_sql(),
+        lambda: builder().insert({"a": 1}).where(a=1).to_sql(),
+        lambda: builder().select().on_conflict("a").to_sql(),
+        lambda: builder().select().returning("a").to_sql(),
     ],
 )
 def test_bad_identifiers_directions_and_shapes_are_validation_errors(make: object) -> None:
@@ -141,13 +153,20 @@ pytestmark_db = pytest.mark.postgres
 async def test_hostile_text_round_trips_as_data(
     db: Database, make_table: TableFactory, value: str
 ) -> None:
-    table = await make_table("id serial PRIMARY KEY, name text")
+    table = await make_table("id serial PRIMARY KEY, name text, note text")
     users = db.query_builder(table)
     inserted = await users.insert({"name": value}).returning("id").get_one()
     assert inserted is not None
     row = await users.select(["name"]).where(name=value).get_one()
     assert row == {"name": value}
     assert await users.where("name = %s", value).count() == 1
+    assert await users.where_in("name", [value, "other"]).count() == 1
+    upsert = users.insert({"id": inserted["id"], "name": "x"}).on_conflict(
+        "id", update={"note": value}
+    )
+    assert await upsert.returning("name", "note").get_one() == {"name": value, "note": value}
+    assert await users.update({"name": value + value}).where(id=inserted["id"]).execute() == 1
+    assert await db.fetch_value(f"SELECT name || note FROM {table}") == value * 3
     assert await db.fetch_value(f"SELECT count(*) FROM {table}") == 1
 
 
