@@ -34,6 +34,7 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*\Z")
 _RESERVED_HEADERS = frozenset({"content-type", "content-length"})
 _PATH_SAFE = "/!$&'()*+,;=:@-._~"
+_DROPPABLE = frozenset({"details", "errors"})
 _default_logger = logging.getLogger("infrakit.errors")
 
 
@@ -118,7 +119,7 @@ def problem_response(
         A `ProblemResponse` whose status equals the body's `status`.
     """
     problem = problem_from_exception(error, instance=instance, debug=debug, request_id=request_id)
-    body = json.dumps(problem, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    body = _encode(problem)
     reserved = _RESERVED_HEADERS | {request_id_header.lower()}
     headers = [
         (name.lower(), value)
@@ -208,6 +209,23 @@ def status_line(status: int) -> str:
         return f"{status} {http.HTTPStatus(status).phrase}"
     except ValueError:
         return f"{status} Error"
+
+
+def _encode(problem: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON; values JSON cannot hold become their `str()`."""
+    try:
+        return _dumps(problem)
+    except (TypeError, ValueError):
+        # `details` or `errors` hold what JSON cannot (tuple keys, a cycle, NaN): the
+        # handler must answer anyway, so they are dropped (the log has the error itself).
+        return _dumps({key: value for key, value in problem.items() if key not in _DROPPABLE})
+
+
+def _dumps(value: dict[str, Any]) -> bytes:
+    text = json.dumps(
+        value, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False
+    )
+    return text.encode()
 
 
 def _error_headers(error: BaseException) -> list[tuple[str, str]]:

@@ -12,6 +12,7 @@ import pytest
 
 from infrakit.errors import (
     AppError,
+    ConflictError,
     NotFoundError,
     ProblemDetailsMiddleware,
     RateLimitedError,
@@ -28,7 +29,7 @@ from tests.errors.helpers import (
     uvicorn_server,
     wrap,
 )
-from tests.errors.test_core import ALL_CLASSES
+from tests.errors.test_core import SENT_CLASSES
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -136,7 +137,7 @@ async def test_broken_response_is_cut_not_doubled(caplog: pytest.LogCaptureFixtu
     assert records[0].exc_info is not None
 
 
-@pytest.mark.parametrize("cls", ALL_CLASSES, ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("cls", SENT_CLASSES, ids=lambda cls: cls.__name__)
 async def test_sent_status_equals_problem_status(cls: type[AppError]) -> None:
     captured = await call_asgi(wrap(raising_app(make_error(cls))))
     assert captured.status == captured.json()["status"] == cls.status_code
@@ -326,3 +327,10 @@ async def test_infrakit_logger_protocol_is_used() -> None:
     }
     assert missing[0] == "debug"
     assert missing[2]["code"] == "NOT_FOUND"
+
+
+async def test_unencodable_details_still_answer_with_a_problem() -> None:
+    error = ConflictError("Taken.", details={("a", "b"): 1})
+    captured = await call_asgi(wrap(raising_app(error)))
+    assert captured.status == captured.json()["status"] == 409
+    assert captured.headers["content-type"] == PROBLEM_JSON

@@ -60,6 +60,8 @@ EXPECTED = [
     (MissingDependencyError, "MISSING_DEPENDENCY", 500),
 ]
 ALL_CLASSES = [cls for cls, _, _ in EXPECTED]
+# What a middleware may meet: every exported class and every member of a domain family.
+SENT_CLASSES = [*ALL_CLASSES, *errors.domain_errors("Invoice").classes()]
 RFC_9457_KEYS = {"type", "title", "status", "detail", "instance"}
 
 

@@ -122,3 +122,22 @@ def test_log_exception_with_a_stdlib_adapter(caplog: pytest.LogCaptureFixture) -
     assert record.name == "myapp"
     assert record.exc_info is not None
     assert record.request_id == "rid-3"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "details",
+    [{("tuple", "key"): 1}, {"ratio": float("nan")}, {"self": {}}],
+    ids=["tuple-key", "nan", "cycle"],
+)
+def test_details_json_cannot_hold_are_dropped_not_fatal(details: dict[object, object]) -> None:
+    if "self" in details:
+        details["self"]["again"] = details  # type: ignore[index]
+    status, _, body = problem_response(ConflictError("Taken.", details=details), request_id="r")
+    problem = json.loads(body, parse_constant=lambda name: pytest.fail(f"not JSON: {name}"))
+    assert status == problem["status"] == 409
+    assert "details" not in problem
+    assert (problem["detail"], problem["code"], problem["request_id"]) == (
+        "Taken.",
+        "CONFLICT",
+        "r",
+    )
