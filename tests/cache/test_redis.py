@@ -306,3 +306,38 @@ async def test_waiters_on_a_dead_holder_still_compute_once(redis_url: str) -> No
         await dispose(caches[0])
         for cache in caches[1:]:
             await cache.close()
+
+
+async def test_batch_calls_are_one_command_or_one_pipeline(
+    redis_url: str, redis_cache: Any
+) -> None:
+    import redis.asyncio
+
+    watcher = redis.asyncio.Redis.from_url(redis_url)
+    seen: list[list[str]] = []
+    ready, all_seen = asyncio.Event(), asyncio.Event()
+
+    async def watch() -> None:
+        async with watcher.monitor() as monitor:
+            ready.set()
+            while True:
+                command = (await monitor.next_command())["command"]
+                if redis_cache.prefix in command:
+                    seen.append(command.split())
+                    if len(seen) == 5:
+                        all_seen.set()
+
+    watching = asyncio.create_task(watch())
+    try:
+        await asyncio.wait_for(ready.wait(), 5)
+        await asyncio.sleep(0.05)
+        await redis_cache.set_multiple({"a": 1, "b": 2, "c": 3}, ttl=30)
+        assert await redis_cache.get_multiple(["a", "b", "c", "d"]) == {"a": 1, "b": 2, "c": 3}
+        await redis_cache.delete_multiple(["a", "b"])
+        await asyncio.wait_for(all_seen.wait(), 5)
+        assert [words[0].upper() for words in seen] == ["SET", "SET", "SET", "MGET", "DEL"]
+        assert [words[-2:] for words in seen[:3]] == [["PX", "30000"]] * 3
+    finally:
+        watching.cancel()
+        await asyncio.gather(watching, return_exceptions=True)
+        await watcher.aclose()
