@@ -15,12 +15,12 @@ from infrakit.config._cascade import ConfigSource, load_layers, resolve_env_name
 from infrakit.config._convert import (
     ConversionError,
     parse_list,
+    redact_all,
     to_bool,
     to_float,
     to_int,
     type_name,
 )
-from infrakit.config._convert import redact as redact_value
 from infrakit.config._protocol import SecretProvider
 from infrakit.config._schema import SchemaInput, validate_config
 from infrakit.config._secrets import DirectorySecretProvider, FileSecretProvider
@@ -285,13 +285,12 @@ class Config:
 
         Args:
             redact: mask the values of keys that look secret (password, secret, token,
-                key, credential...) and the password inside any URL value.
+                key, credential...), the password inside any URL value, and secret
+                values copied into other values by interpolation.
         """
-        return {
-            key: redact_value(key, value) if redact else value
-            for key, value in sorted(self._state.values.items())
-            if key.startswith(self._prefix)
-        }
+        values = self._state.values
+        selected = {key: values[key] for key in sorted(values) if key.startswith(self._prefix)}
+        return redact_all(selected, values) if redact else selected
 
     def load(self, model: type[ModelT], *, namespace: str | None = None) -> ModelT:
         """Validate the keys of `namespace` (inside this view's) into `model`.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,7 +21,7 @@ __all__ = [
     "convert",
     "looks_secret",
     "parse_list",
-    "redact",
+    "redact_all",
     "to_bool",
     "to_float",
     "to_int",
@@ -59,6 +59,8 @@ _SECRET_WORDS = frozenset(
     }
 )
 _WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+")
+_MIN_EMBEDDED_SECRET = 8
+_NUMBER = re.compile(r"[+-]?[0-9._]+\Z")
 
 
 class ConversionError(ValueError):
@@ -183,11 +185,34 @@ def looks_secret(key: str) -> bool:
     return any(word in _SECRET_WORDS for word in words)
 
 
-def redact(key: str, value: str) -> str:
-    """Mask the value of a secret-looking key, and the password inside any URL value."""
+def redact_all(values: Mapping[str, str], every: Mapping[str, str]) -> dict[str, str]:
+    """Mask `values` for display, knowing `every` value of the configuration.
+
+    A secret-looking key's value is masked, so is the password inside any URL value,
+    and so is a secret value copied into another value by `${NAME}` interpolation
+    (`DSN=password=${DATABASE_PASSWORD}`), when it is long enough to be told apart
+    from ordinary text (at least 8 characters and not a number, so `SESSION_SECURE=true`
+    does not mask every `true`).
+    """
+    embedded = sorted(
+        {
+            value
+            for key, value in every.items()
+            if looks_secret(key) and len(value) >= _MIN_EMBEDDED_SECRET and not _NUMBER.match(value)
+        },
+        key=len,
+        reverse=True,
+    )
+    return {key: _redact(key, value, embedded) for key, value in values.items()}
+
+
+def _redact(key: str, value: str, embedded: list[str]) -> str:
     if looks_secret(key):
         return MASK
-    return _redact_url_password(value)
+    value = _redact_url_password(value)
+    for secret in embedded:
+        value = value.replace(secret, MASK)
+    return value
 
 
 def _redact_url_password(value: str) -> str:

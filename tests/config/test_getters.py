@@ -246,6 +246,25 @@ class TestSourcesAndDump:
         assert dumped["KEYBOARD"] == "qwerty"
         assert list(dumped) == sorted(dumped)
 
+    def test_dump_masks_a_secret_interpolated_into_another_value(
+        self, write_files: WriteFiles
+    ) -> None:
+        directory = write_files(
+            {
+                ".env": (
+                    "DATABASE_PASSWORD=hunter2-long\n"
+                    "DATABASE_DSN=host=db password=${DATABASE_PASSWORD} sslmode=require\n"
+                    "SESSION_SECURE=true\nDEBUG=true\nAPI_TOKEN_TTL=86400000\nTIMEOUT=86400000\n"
+                )
+            }
+        )
+        config = load_config("production", directory=directory, environ={}, secret_providers=())
+        dumped = config.dump()
+        assert dumped["DATABASE_DSN"] == "host=db password=********** sslmode=require"
+        assert config.namespace("database").dump()["DATABASE_DSN"] == dumped["DATABASE_DSN"]
+        assert (dumped["DEBUG"], dumped["TIMEOUT"]) == ("true", "86400000")  # short or numeric
+        assert "hunter2" in config.dump(redact=False)["DATABASE_DSN"]
+
     def test_dump_without_redaction(self) -> None:
         assert Config.from_mapping({"A_TOKEN": "t"}).dump(redact=False) == {"A_TOKEN": "t"}
 
