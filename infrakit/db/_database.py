@@ -337,8 +337,13 @@ class Database(Executor):
         pool = self._pool
         if pool is None:
             raise DatabaseUnavailableError("The database is not open; call `await db.open()`.")
+        stats = self._stats
         while True:
-            connection = await pool.getconn()
+            stats.waiting += 1
+            try:
+                connection = await pool.getconn()
+            finally:
+                stats.waiting -= 1
             if not _has_pending_input(connection):
                 return connection
             try:

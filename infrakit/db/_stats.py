@@ -19,6 +19,9 @@ class ConnectionStats:
 
     Durations are in milliseconds; percentiles cover the most recent 10,000 queries.
     `connections_lost` counts pooled connections found dead (killed, network cut).
+    `pool_waiting` counts tasks waiting for a connection right now (psycopg_pool's own
+    `requests_waiting`, in `pool`, also counts waiters that already timed out or were
+    cancelled until the next connection is returned).
     """
 
     queries: int
@@ -43,6 +46,7 @@ class StatsRecorder:
     """Counters and a bounded sample of durations; no locks (one event loop)."""
 
     def __init__(self) -> None:
+        self.waiting = 0  # a gauge, not a counter: `reset()` leaves it alone
         self.reset()
 
     def reset(self) -> None:
@@ -81,7 +85,7 @@ class StatsRecorder:
             max_duration_ms=self.max_seconds * 1000,
             pool_size=pool.get("pool_size", 0),
             pool_idle=pool.get("pool_available", 0),
-            pool_waiting=pool.get("requests_waiting", 0),
+            pool_waiting=self.waiting,
             pool_wait_ms=pool.get("requests_wait_ms", 0),
             connections_lost=self.connections_lost
             + pool.get("connections_lost", 0)

@@ -192,6 +192,35 @@ async def test_statement_timeout_setting(database_url: str, application_name: st
         assert caught.value.details["sqlstate"] == "57014"
 
 
+async def test_server_side_cancel_is_a_timeout(
+    db: Database, database_url: str, application_name: str
+) -> None:
+    """pg_cancel_backend (an operator or a cancel request) reads as a timeout, 504."""
+    import asyncio
+
+    import psycopg
+
+    sleeper = asyncio.create_task(db.fetch_value("SELECT pg_sleep(10)"))
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as admin:
+        pids: list[int] = []
+        for _ in range(100):  # only this test's own session, found by its application_name
+            cursor = await admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s "
+                "AND state = 'active' AND query LIKE 'SELECT pg_sleep(10)%%'",
+                (application_name,),
+            )
+            pids = [row[0] for row in await cursor.fetchall()]
+            if pids:
+                break
+            await asyncio.sleep(0.02)
+        assert len(pids) == 1
+        await admin.execute("SELECT pg_cancel_backend(%s)", (pids[0],))
+    with pytest.raises(DatabaseTimeoutError) as caught:
+        await asyncio.wait_for(sleeper, timeout=5)
+    assert caught.value.details["sqlstate"] == "57014"
+    assert await db.fetch_value("SELECT 1") == 1
+
+
 async def test_unreachable_server_is_unavailable() -> None:
     db = Database("postgresql://postgres:pw-hidden@127.0.0.1:1/test", acquire_timeout=0.5)
     with pytest.raises(DatabaseUnavailableError) as caught:

@@ -126,7 +126,12 @@ async def test_pool_exhaustion_times_out_then_recovers(
         with pytest.raises(DatabaseTimeoutError):
             async with db.transaction():
                 pass
+        assert db.get_stats().pool_wait_ms >= 800  # two waits of ~0.5 s each
+        waiter = asyncio.create_task(db.fetch_value("SELECT 4"))
+        await asyncio.sleep(0.1)
+        assert db.get_stats().pool_waiting == 1
         release.set()
+        assert await waiter == 4
         await asyncio.gather(*holders)
         await _wait_pool_full(db, 2)
         assert await db.fetch_value("SELECT 2") == 2

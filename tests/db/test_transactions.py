@@ -254,3 +254,38 @@ async def test_timeout_inside_a_transaction_rolls_it_back(
         await body()
     assert await db.fetch_value(f"SELECT count(*) FROM {table}") == 0
     assert await db.fetch_value("SELECT 1") == 1
+
+
+async def test_a_savepoint_is_never_retried_on_its_own(
+    db: Database, make_table: TableFactory
+) -> None:
+    """A conflict inside a savepoint re-runs the whole outer callback, never the savepoint."""
+    table = await make_table("id int PRIMARY KEY, value int")
+    await db.execute(f"INSERT INTO {table} VALUES (1, 0)")
+    calls = {"outer": 0, "inner": 0}
+    hooks: list[int] = []
+
+    async def inner(savepoint: Transaction) -> None:
+        calls["inner"] += 1
+        savepoint.on_commit(lambda: hooks.append(calls["outer"]))
+        if calls["outer"] == 1:
+            await db.execute(f"UPDATE {table} SET value = value + 100 WHERE id = 1")
+        await savepoint.execute(f"UPDATE {table} SET value = value + 1 WHERE id = 1")
+
+    async def outer(tx: Transaction) -> None:
+        calls["outer"] += 1
+        await tx.fetch_value(f"SELECT value FROM {table} WHERE id = 1")
+        await tx.with_transaction(inner)
+
+    await db.with_transaction(outer, isolation="serializable")
+    assert calls == {"outer": 2, "inner": 2}
+    assert hooks == [2]
+    assert await db.fetch_value(f"SELECT value FROM {table}") == 101
+
+    # Without the outer retry loop, the conflict simply propagates: one attempt.
+    calls.update(outer=0, inner=0)
+    with pytest.raises(TransactionConflictError):
+        async with db.transaction("serializable") as tx:
+            await outer(tx)
+    assert calls == {"outer": 1, "inner": 1}
+    assert hooks == [2]
