@@ -20,6 +20,7 @@ from typing import Literal
 from dotenv.parser import Binding, parse_stream
 from dotenv.variables import Variable, parse_variables
 
+from infrakit.config._convert import looks_secret
 from infrakit.errors import ConfigurationError
 
 __all__ = ["ConfigSource", "Layers", "cascade_files", "load_layers", "resolve_env_name"]
@@ -148,7 +149,8 @@ def _entry(path: Path, binding: Binding) -> tuple[str, _Entry] | None:
     elif binding.key is None:
         return None  # blank line or comment
     elif binding.value is None:
-        problem = f"defines {binding.key} without '=' (write {binding.key}= for an empty value)"
+        # The text is not echoed: a line without '=' is as likely a pasted value as a key.
+        problem = "has no '=' (write KEY= for an empty value)"
     else:
         source = ConfigSource("file", str(path), line)
         literal = _SINGLE_QUOTED.match(original) is not None
@@ -198,8 +200,14 @@ class _Resolver:
         for atom in parse_variables(entry.raw):
             if isinstance(atom, Variable):
                 parts.append(self._variable(key, index, atom, (*chain, (key, index))))
+            elif "${" in (text := atom.resolve({})):
+                raise ConfigurationError(
+                    f"{entry.source}: {key} has a '${{' that does not start a ${{NAME}} "
+                    "reference (single-quote the value to keep it literal).",
+                    details={"key": key, "source": str(entry.source)},
+                )
             else:
-                parts.append(atom.resolve({}))
+                parts.append(text)
         self._done[(key, index)] = result = "".join(parts)
         return result
 
@@ -216,6 +224,12 @@ class _Resolver:
         if found is not None:
             return value
         source = self._layers[index][key].source
+        if looks_secret(key):  # the "name" is a piece of the value, which may be a secret
+            raise ConfigurationError(
+                f"{source}: {key} references a ${{NAME}} that is not defined "
+                "(single-quote the value if '${' is part of the secret).",
+                details={"key": key, "source": str(source)},
+            )
         raise ConfigurationError(
             f"{source}: {key} references ${{{name}}}, which is not defined "
             f"(write ${{{name}:-}} to allow an empty default).",

@@ -189,6 +189,24 @@ class TestInterpolation:
         directory = write_files({".env": "EMPTY=\nA=x${EMPTY}y\n"})
         assert _load(directory).get_str("A") == "xy"
 
+    def test_undefined_reference_in_a_secret_does_not_name_the_piece(
+        self, write_files: WriteFiles
+    ) -> None:
+        directory = write_files({".env": "API_TOKEN=ab${CDEFGH}ij\n"})
+        with pytest.raises(
+            ConfigurationError, match=r"\.env line 1: API_TOKEN references"
+        ) as caught:
+            _load(directory)
+        assert "CDEFGH" not in str(caught.value) + repr(caught.value.details)
+
+    @pytest.mark.parametrize("value", ["${", "x${HOST", "${HOST:x}", '"${HOST"'])
+    def test_malformed_reference_is_an_error(self, write_files: WriteFiles, value: str) -> None:
+        directory = write_files({".env": f"HOST=db\nURL={value}\n"})
+        with pytest.raises(ConfigurationError, match=r"\.env line 2: URL has a '\$\{'"):
+            _load(directory)
+        directory = write_files({".env": f"HOST=db\nURL='{value}'\n"})
+        assert _load(directory).get_str("URL") == value  # single quotes keep it literal
+
     def test_cycle_is_an_error(self, write_files: WriteFiles) -> None:
         directory = write_files({".env": "A=${B}\nB=${A}\n"})
         with pytest.raises(ConfigurationError, match="cycle"):
@@ -223,10 +241,14 @@ class TestMalformedFiles:
         assert f"{directory / '.env.production'} line 4" in str(caught.value)
         assert caught.value.details["line"] == 4
 
-    def test_key_without_equals_sign_is_an_error(self, write_files: WriteFiles) -> None:
-        directory = write_files({".env": "A=1\nJUST_A_KEY\n"})
-        with pytest.raises(ConfigurationError, match=r"line 2 defines JUST_A_KEY without '='"):
+    def test_line_without_equals_sign_is_an_error_that_does_not_echo_it(
+        self, write_files: WriteFiles
+    ) -> None:
+        # A value pasted on the line after its key is indistinguishable from a key.
+        directory = write_files({".env": "PASSWORD=\nhunter2secret\n"})
+        with pytest.raises(ConfigurationError, match=r"line 2 has no '='") as caught:
             _load(directory)
+        assert "hunter2" not in str(caught.value) + repr(caught.value.details)
 
     def test_crlf_line_numbers(self, write_files: WriteFiles) -> None:
         directory = write_files({".env": "A=1\r\n\r\nB C\r\n"})
