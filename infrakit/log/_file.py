@@ -54,8 +54,8 @@ class FileTransport:
         delay: create the file on the first record rather than now.
 
     Raises:
-        ConfigurationError: loguru rejected one of the rotation options, or the file
-            cannot be opened.
+        ConfigurationError: an unknown format, loguru rejected one of the rotation options,
+            or the file cannot be opened.
     """
 
     def __init__(
@@ -68,6 +68,8 @@ class FileTransport:
         compression: str | None = None,
         delay: bool = False,
     ) -> None:
+        if format not in ("json", "pretty"):
+            raise ConfigurationError(f"Unknown log format {format!r}; expected 'json' or 'pretty'")
         self.path = os.fspath(path)
         self._render = render_json if format == "json" else render_pretty
         self._engine = private_loguru()

@@ -192,6 +192,12 @@ def test_a_transport_passed_again_survives_reconfiguration(tmp_path: Path) -> No
     assert messages == ["first", "second", "third", "fourth"]
 
 
+def test_file_transport_rejects_an_unknown_format(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="Unknown log format 'xml'"):
+        FileTransport(tmp_path / "app.log", format="xml")  # type: ignore[arg-type]
+    assert not (tmp_path / "app.log").exists()
+
+
 def test_an_unwritable_file_is_a_configuration_error(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
