@@ -80,6 +80,7 @@ class RedisCache(Cache):
         logger: Logger | None = None,
     ) -> None:
         check_ttl(default_ttl)
+        check_ttl(lock_timeout)
         self._owns_client = isinstance(url_or_client, str)
         self._client: Redis = (
             _connect(url_or_client, client_name, retries, timeout)

@@ -87,6 +87,7 @@ async def test_none_values_and_health(cache: Cache) -> None:
     assert await cache.health() is True
     await cache.set("nothing", None)
     assert await cache.get("nothing") is None
+    assert await cache.exists("nothing") is True  # stored, not dropped
 
 
 async def test_memoize_with_result_based_ttl(cache: Cache) -> None:

@@ -117,6 +117,13 @@ async def test_outage_counts_as_miss_and_is_logged() -> None:
         await cache.close()
 
 
+def test_bad_options_are_refused_at_construction() -> None:
+    for options in ({"default_ttl": 0}, {"lock_timeout": -1}):
+        with pytest.raises(CacheError) as raised:
+            make_redis("redis://127.0.0.1:1/0", unique_prefix(), **options)
+        assert raised.value.code == "CACHE_INVALID_TTL"
+
+
 async def test_outage_raises_when_configured() -> None:
     cache = make_redis("redis://127.0.0.1:1/0", unique_prefix(), raise_on_error=True)
     try:
