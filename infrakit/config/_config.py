@@ -267,18 +267,24 @@ class Config:
         return SecretStr(default) if isinstance(default, str) else default
 
     def source_of(self, key: str, *, secret: bool = False) -> ConfigSource | None:
-        """Where the value of `key` comes from, or None when it is not set.
+        """Where the value of `key` comes from, or None when nothing provides it.
+
+        A plain value's file (and line) or the environment; for a key with no plain
+        value, the secret provider that holds it (a password read only through
+        `DATABASE_PASSWORD_FILE` is reported, not called unset).
 
         Args:
             key: the key, relative to this namespace.
-            secret: report where `get_secret` would read it, asking providers first.
+            secret: report where `get_secret` would read it, asking providers first
+                even when a plain value exists.
         """
         full = self._key(key)
-        if secret:
+        plain = self._state.sources.get(full)
+        if secret or plain is None:
             found = self._provided(full)
             if found is not None:
                 return found[1]
-        return self._state.sources.get(full)
+        return plain
 
     def dump(self, *, redact: bool = True) -> dict[str, str]:
         """The effective plain values of this namespace, sorted, for diagnostics.

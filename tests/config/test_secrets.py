@@ -225,6 +225,17 @@ class TestGetSecret:
         assert config.source_of("API_TOKEN") == ConfigSource("environment", "environment")
         assert config.source_of("OTHER", secret=True) == ConfigSource("environment", "environment")
 
+    def test_source_of_a_key_only_a_provider_holds(self, tmp_path: Path) -> None:
+        (tmp_path / "pw").write_text(SECRET)
+        config = load_config(
+            "production", directory=tmp_path, environ={"DB_PASSWORD_FILE": str(tmp_path / "pw")}
+        )
+        expected = ConfigSource("provider", "FileSecretProvider(any directory)")
+        assert config.source_of("DB_PASSWORD") == expected
+        assert str(expected) == "secret provider FileSecretProvider(any directory)"
+        assert config.source_of("DB_PASSWORD_FILE") == ConfigSource("environment", "environment")
+        assert config.source_of("NOT_ANYWHERE") is None
+
     def test_namespaced_secret(self, tmp_path: Path, secrets_dir: Path) -> None:
         (secrets_dir / "database_password").write_text(SECRET)
         config = load_config(
