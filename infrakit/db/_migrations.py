@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import re
 import time
@@ -79,10 +78,15 @@ async def run_migrations(
     connection = await database._acquire_or_raise()
     try:
         await _execute(connection, "SELECT pg_advisory_lock(%s)", (lock_key,))
-        try:
-            return await _apply_pending(database, connection, migrations, ledger, schema)
-        finally:
-            await _execute(connection, "SELECT pg_advisory_unlock(%s)", (lock_key,))
+        applied = await _apply_pending(database, connection, migrations, ledger, schema)
+        await _execute(connection, "SELECT pg_advisory_unlock(%s)", (lock_key,))
+        return applied
+    except BaseException:
+        # The session may still hold the lock and an aborted transaction (a failed
+        # file, a cancelled run): closing it releases both, where an unlock could
+        # fail and hide the original error. The pool replaces the connection.
+        await connection.close()
+        raise
     finally:
         await database._release(connection)
 
@@ -157,9 +161,7 @@ async def _apply(connection: AsyncConnection[Any], migration: _Migration, ledger
             ),
         )
         await connection.execute("COMMIT")
-    except Exception as error:
-        with contextlib.suppress(Exception):  # a lost connection rolls back by itself
-            await connection.execute("ROLLBACK")
+    except Exception as error:  # the caller closes the connection, which rolls back
         sqlstate = getattr(error, "sqlstate", None)
         raise MigrationError(
             f"{migration.name} failed (SQLSTATE {sqlstate}); nothing of it was applied.",

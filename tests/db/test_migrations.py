@@ -154,3 +154,23 @@ async def test_command_line(database_url: str, db: Database, schema: str, tmp_pa
         subprocess.run, command, env=no_url, capture_output=True, text=True, check=False
     )
     assert missing.returncode == 2
+
+
+async def test_a_cancelled_run_leaves_no_lock_or_transaction_behind(
+    database_url: str, db: Database, schema: str, tmp_path: Path, application_name: str
+) -> None:
+    write(tmp_path, "0001_slow.sql", f"CREATE TABLE {schema}.t (id int); SELECT pg_sleep(5);")
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(db.migrate(tmp_path, schema=schema), timeout=0.5)
+    write(tmp_path, "0001_slow.sql", f"CREATE TABLE {schema}.t (id int);")
+    async with Database(database_url, max_size=1, application_name=application_name) as other:
+        applied = await asyncio.wait_for(other.migrate(tmp_path, schema=schema), timeout=5)
+    assert applied == ["0001_slow.sql"]
+    assert await db.fetch_value(f"SELECT count(*) FROM {schema}.t") == 0
+    # The first pool's connections are usable and hold no open transaction.
+    assert (
+        await db.fetch_value(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+        )
+        == 0
+    )
