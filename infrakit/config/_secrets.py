@@ -191,6 +191,8 @@ class FileSecretProvider(SecretProvider):
         pointer = self._pointers.get(key.upper())
         if pointer is None:
             return None
+        if not pointer.strip():
+            raise _refuse(key, f"{key.upper()}_FILE", "is set but empty")
         directory, relative = self._split(key, Path(pointer))
         value = read_secret_file(
             key, directory, relative, allow_internal_symlinks=self.allow_internal_symlinks

@@ -139,6 +139,11 @@ class TestFileSecretProvider:
         with pytest.raises(ConfigurationError, match=r"TOKEN_FILE.*does not exist"):
             provider.get_secret("TOKEN")
 
+    def test_empty_pointer_is_an_error(self, tmp_path: Path) -> None:
+        provider = _bound(FileSecretProvider(), tmp_path, API_TOKEN_FILE=" ")
+        with pytest.raises(ConfigurationError, match="Secret API_TOKEN: API_TOKEN_FILE is set"):
+            provider.get_secret("API_TOKEN")
+
     def test_dot_dot_is_refused(self, tmp_path: Path) -> None:
         (tmp_path / "pw").write_text(SECRET)
         (tmp_path / "sub").mkdir()
