@@ -54,7 +54,7 @@ class TieredCache(Cache):
         self.channel = channel if channel is not None else f"{redis.prefix}__invalidate__"
         self._sender = secrets.token_hex(8)
         self._listener: asyncio.Task[None] | None = None
-        self._subscribed = asyncio.Event()
+        self._first_attempt = asyncio.Event()  # set once subscribing worked or failed
         self._flight = SingleFlight()
 
     def __repr__(self) -> str:
@@ -130,13 +130,13 @@ class TieredCache(Cache):
     async def start(self, wait_seconds: float = 5.0) -> None:
         """Subscribe to invalidations; done on first use, call it to be sure earlier.
 
-        Waits at most `wait_seconds` for the subscription (Redis may be down); the
-        listener keeps retrying in the background either way.
+        Waits until the first attempt to subscribe worked or failed (Redis is down),
+        at most `wait_seconds`; the listener keeps retrying in the background.
         """
         if self._listener is None:
             self._listener = asyncio.create_task(self._listen(), name=f"cache:{self.channel}")
         try:
-            await asyncio.wait_for(self._subscribed.wait(), wait_seconds)
+            await asyncio.wait_for(self._first_attempt.wait(), wait_seconds)
         except TimeoutError:
             self.redis._failed("subscribe", self.channel, TimeoutError(), None, raising=False)
 
@@ -188,20 +188,22 @@ class TieredCache(Cache):
             self.redis._failed("publish", "*", error, None)
 
     async def _listen(self) -> None:
-        first, pause = True, 0.5
+        clear_on_subscribe, pause = False, 0.5
         while True:
             try:
                 async with self.redis.client.pubsub() as pubsub:
                     await pubsub.subscribe(self.channel)
                     await pubsub.get_message(timeout=5.0)  # the subscribe confirmation
-                    if not first:
+                    if clear_on_subscribe:
                         await self.memory.clear()  # announcements may have been missed
-                    first, pause = False, 0.5
-                    self._subscribed.set()
+                    clear_on_subscribe, pause = True, 0.5
+                    self._first_attempt.set()
                     async for message in pubsub.listen():
                         self._apply(message)
             except _FAILURES as error:
                 self.redis._failed("subscribe", self.channel, error, None, raising=False)
+                clear_on_subscribe = True
+                self._first_attempt.set()
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 10.0)  # one warning per retry: fewer during an outage
 
