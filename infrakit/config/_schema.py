@@ -58,6 +58,7 @@ class _Collector:
     consumed: set[str] = field(default_factory=set)
     locations: dict[tuple[str, ...], tuple[str, str, bool]] = field(default_factory=dict)
     secret_fields: set[str] = field(default_factory=set)
+    groups: set[str] = field(default_factory=set)
     problems: list[Problem] = field(default_factory=list)
 
     def collect(
@@ -74,6 +75,7 @@ class _Collector:
                 self.secret_fields.add(key)
             nested = _nested_model(info.annotation)
             if nested is not None:
+                self.groups.add(key)
                 sub = self.collect(nested, key + "_", here)
                 if sub or info.is_required():
                     data[input_name] = sub
@@ -119,7 +121,7 @@ class _Collector:
         for key in sorted(self.values):
             if key.startswith(prefix) and key not in accounted:
                 expected = f"one of {model.__name__}'s fields"
-                problem = _unknown_problem(key, known)
+                problem = _unknown_problem(key, known, self.groups)
                 self.problems.append(Problem(key, problem, expected, self.source_text(key)))
 
     def translate(self, error: PydanticValidationError, namespace: str) -> None:
@@ -146,10 +148,12 @@ class _Collector:
         return namespace or "(model)", "a valid configuration", False
 
 
-def _unknown_problem(key: str, known: list[str]) -> str:
+def _unknown_problem(key: str, known: list[str], groups: set[str]) -> str:
+    if key in groups:
+        return f"unknown key (a nested model reads {key}_* keys, not {key} itself)"
     if key.endswith("_FILE") and key[:-5] in known:
         return "unknown key (a KEY_FILE pointer only feeds SecretStr fields)"
-    close = difflib.get_close_matches(key, known, n=1)
+    close = difflib.get_close_matches(key, [name for name in known if name not in groups], n=1)
     return f"unknown key (did you mean {close[0]}?)" if close else "unknown key"
 
 

@@ -127,6 +127,20 @@ def test_nested_model_errors_use_nested_keys() -> None:
     assert "DATABASE_REPLICA_WEIGHT: Input should be a valid integer" in message
 
 
+def test_a_key_named_after_a_nested_model_is_unknown_with_a_hint() -> None:
+    class Settings(BaseModel):
+        replica: ReplicaSettings
+
+    config = Config.from_mapping({"DATABASE_REPLICA": "r", "DATABASE_REPLICA_URL": "r"})
+    with pytest.raises(ConfigurationError) as caught:
+        config.load(Settings, namespace="database")
+    (problem,) = caught.value.details["errors"]
+    assert problem["key"] == "DATABASE_REPLICA"
+    assert problem["problem"] == (
+        "unknown key (a nested model reads DATABASE_REPLICA_* keys, not DATABASE_REPLICA itself)"
+    )
+
+
 def test_unknown_keys_are_ignored_when_the_model_says_so() -> None:
     class Lenient(BaseModel):
         model_config = ConfigDict(extra="ignore")
