@@ -12,7 +12,6 @@ from typing import Any, NoReturn
 
 from infrakit.di._errors import AsyncResolutionRequiredError, FactoryError
 from infrakit.di._plan import Kind, Parameter, split_arguments
-from infrakit.di._protocol import Scope
 from infrakit.errors import AppError
 
 __all__ = ["Node", "compile_async_call", "compile_call", "refuse_sync", "start_generator"]
@@ -23,16 +22,18 @@ def _refuse() -> Any:
 
 
 class Node:
-    """A compiled registration: `get` builds or fetches it; `aget` when async is needed."""
+    """A compiled registration: `get` builds or fetches it.
 
-    __slots__ = ("acall", "aget", "call", "get", "key", "kind", "name", "needs_async", "scope")
+    `aget` is set exactly when building it needs an await (its own factory or one of its
+    dependencies is async); `call` / `acall` build a new one without any caching.
+    """
 
-    def __init__(self, key: Any, name: str, kind: Kind, scope: Scope) -> None:
+    __slots__ = ("acall", "aget", "call", "get", "key", "kind", "name")
+
+    def __init__(self, key: Any, name: str, kind: Kind) -> None:
         self.key = key
         self.name = name
         self.kind = kind
-        self.scope = scope
-        self.needs_async = False
         self.get: Callable[[], Any] = _refuse
         self.call: Callable[[], Any] = _refuse
         self.aget: Callable[[], Awaitable[Any]] | None = None

@@ -212,16 +212,16 @@ class DependencyContainer:
     def _make_node(
         self, registration: Registration, dependencies: list[tuple[Parameter, Node]]
     ) -> Node:
-        node = Node(registration.key, registration.name, registration.kind, registration.scope)
-        node.needs_async = registration.kind.is_async or any(
-            dependency.needs_async for _, dependency in dependencies
-        )
+        node = Node(registration.key, registration.name, registration.kind)
         if registration.kind is Kind.INSTANCE:
             value = self._instances.built[registration.key]
             node.get = lambda: value
             return node
+        needs_async = registration.kind.is_async or any(
+            dependency.aget is not None for _, dependency in dependencies
+        )
         node.call = compile_call(registration.provider, dependencies, registration.name)
-        if node.needs_async:
+        if needs_async:
             node.acall = compile_async_call(
                 registration.provider, dependencies, registration.name, registration.kind
             )
@@ -231,7 +231,7 @@ class DependencyContainer:
                 node.aget = _first(node.acall)
             return node
         node.get = self._instances.getter(node)
-        if node.needs_async:
+        if needs_async:
             node.aget = self._instances.async_getter(node)
         return node
 
