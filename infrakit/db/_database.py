@@ -449,11 +449,24 @@ def redact_params(params: Params) -> Any:
 
 
 def _has_pending_input(connection: AsyncConnection[Any]) -> bool:
+    """Input, EOF or an error waiting on an idle connection's socket, without blocking.
+
+    `poll` has no FD_SETSIZE limit and costs less than `select`; `select` remains for
+    platforms without `poll`.
+    """
     try:
-        readable, _, _ = select.select([connection.pgconn.socket], [], [], 0)
-    except (ValueError, OSError):  # fd above FD_SETSIZE, or closed: let the query decide
+        descriptor = connection.pgconn.socket
+        if _POLL is None:
+            readable, _, _ = select.select([descriptor], [], [], 0)
+            return bool(readable)
+        poller = _POLL()
+        poller.register(descriptor, select.POLLIN)
+        return bool(poller.poll(0))
+    except (ValueError, OSError):  # a closed descriptor: let the query decide
         return False
-    return bool(readable)
+
+
+_POLL = getattr(select, "poll", None)
 
 
 def _is_row_mapping_error(error: Exception) -> bool:
