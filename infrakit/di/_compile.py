@@ -7,6 +7,7 @@ closures. Exceptions pay the bookkeeping (a note naming the component, or a chai
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import Any, NoReturn
 
@@ -41,13 +42,16 @@ class Node:
 
 
 def compile_call(
-    provider: Callable[..., Any], dependencies: list[tuple[Parameter, Node]], name: str
+    provider: Callable[..., Any], dependencies: list[tuple[Parameter, Node]], name: str, kind: Kind
 ) -> Callable[[], Any]:
     """A function calling `provider` with each dependency's `get()` as its argument.
 
     A plain closure: per node it costs one list and one dict more than hand wiring
     (about 0.3 us), well inside the budget, and a traceback shows real source lines.
+    An async provider gets a function that raises `AsyncResolutionRequiredError`.
     """
+    if kind.is_async:
+        return functools.partial(refuse_sync, name)
     positional, keyword = split_arguments(
         [(parameter, node.get) for parameter, node in dependencies], name
     )

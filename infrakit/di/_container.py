@@ -220,13 +220,15 @@ class DependencyContainer:
         needs_async = registration.kind.is_async or any(
             dependency.aget is not None for _, dependency in dependencies
         )
-        node.call = compile_call(registration.provider, dependencies, registration.name)
+        node.call = compile_call(
+            registration.provider, dependencies, registration.name, registration.kind
+        )
         if needs_async:
             node.acall = compile_async_call(
                 registration.provider, dependencies, registration.name, registration.kind
             )
         if registration.scope is Scope.TRANSIENT:
-            node.get = _refuser(node.name) if registration.kind.is_async else node.call
+            node.get = node.call
             if node.acall is not None:
                 node.aget = _first(node.acall)
             return node
@@ -405,10 +407,6 @@ def _first(acall: Callable[[], Awaitable[tuple[Any, Any]]]) -> Callable[[], Awai
         return instance
 
     return aget
-
-
-def _refuser(name: str) -> Callable[[], Any]:
-    return lambda: refuse_sync(name)
 
 
 def _invoke(registration: Registration, values: list[tuple[Parameter, Any]]) -> Any:

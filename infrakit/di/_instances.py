@@ -7,7 +7,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from infrakit.di._compile import Node, refuse_sync, start_generator
+from infrakit.di._compile import Node, start_generator
 from infrakit.di._errors import (
     AsyncResolutionRequiredError,
     CircularDependencyError,
@@ -89,8 +89,6 @@ class Instances:
 
     def _create(self, node: Node) -> Any:
         """Build a singleton once, even when several threads ask at the same moment."""
-        if node.kind.is_async:
-            return refuse_sync(node.name)
         with self._key_lock(node.key):
             if node.key in self.built:
                 return self.built[node.key]
