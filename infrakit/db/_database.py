@@ -22,7 +22,7 @@ from infrakit.db._executor import Action, Executor, Params, _TupleRow
 from infrakit.db._settings import DatabaseSettings
 from infrakit.db._stats import ConnectionStats, StatsRecorder
 from infrakit.db._transaction import Isolation, Transaction, TransactionScope, begin_statement
-from infrakit.errors import DatabaseError, ValidationError, import_optional
+from infrakit.errors import ConfigurationError, DatabaseError, ValidationError, import_optional
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -88,7 +88,7 @@ class Database(Executor):
             "application_name": application_name,
         }
         changes = {key: value for key, value in overrides.items() if value is not None}
-        self.settings = settings.model_validate({**settings.model_dump(), **changes})
+        self.settings = _merged(settings, changes)
         self._logger = logger if logger is not None else _default_logger()
         self._stats = StatsRecorder()
         self._slow_seconds = self.settings.slow_query_threshold
@@ -473,6 +473,19 @@ def _is_row_mapping_error(error: Exception) -> bool:
     import pydantic
 
     return isinstance(error, pydantic.ValidationError)
+
+
+def _merged(settings: DatabaseSettings, changes: dict[str, Any]) -> DatabaseSettings:
+    """`settings` with the constructor's overrides; a bad one names its field, not its value."""
+    import pydantic
+
+    try:
+        return settings.model_validate({**settings.model_dump(), **changes})
+    except pydantic.ValidationError as error:
+        fields = sorted({".".join(map(str, item["loc"])) for item in error.errors()})
+        raise ConfigurationError(
+            f"Invalid database option(s): {', '.join(fields)}.", details={"fields": fields}
+        ) from error
 
 
 def _checked(isolation: str) -> str:

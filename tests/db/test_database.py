@@ -22,7 +22,13 @@ from infrakit.db import (
     QueryResult,
     UniqueViolationError,
 )
-from infrakit.errors import ConflictError, DatabaseError, MissingDependencyError, ValidationError
+from infrakit.errors import (
+    ConfigurationError,
+    ConflictError,
+    DatabaseError,
+    MissingDependencyError,
+    ValidationError,
+)
 
 from .conftest import RecordingLogger, TableFactory
 
@@ -64,6 +70,11 @@ def test_settings_load_from_the_database_namespace(tmp_path: object) -> None:
     database = Database(settings, max_size=3, acquire_timeout=1.5)
     assert database.settings.pool_max_size == 3
     assert database.settings.acquire_timeout == 1.5
+    with pytest.raises(ConfigurationError) as caught:
+        Database(settings, max_size=0, acquire_timeout=-7.25)
+    assert caught.value.details["fields"] == ["acquire_timeout", "pool_max_size"]
+    assert "-7.25" not in str(caught.value)
+    assert "s3cr3t-pw" not in str(caught.value)
 
 
 async def test_query_methods(db: Database, make_table: TableFactory) -> None:
