@@ -49,6 +49,17 @@ class _State:
             return "the mapping given to Config.from_mapping"
         return f"the environment and {', '.join(self.searched)} in {self.directory}"
 
+    def providers_asked(self) -> str:
+        """The secret providers a missing secret was also looked for in, for error messages."""
+        if not self.providers:
+            return ""
+        return f" and the secret providers {', '.join(map(_label, self.providers))}"
+
+
+def _label(provider: SecretProvider) -> str:
+    label: str = getattr(provider, "label", type(provider).__name__)
+    return label
+
 
 def default_secret_providers() -> tuple[SecretProvider, ...]:
     """`KEY_FILE` pointers (any directory) first, then the Docker `/run/secrets` directory."""
@@ -165,7 +176,7 @@ class Config:
         state = self._state
         sources = ["environment", *state.loaded] if state.loaded or state.searched else ["mapping"]
         prefix = f", namespace={self._prefix.rstrip('_')!r}" if self._prefix else ""
-        providers = [getattr(p, "label", type(p).__name__) for p in state.providers]
+        providers = [_label(provider) for provider in state.providers]
         return f"Config(env={state.env!r}{prefix}, sources={sources!r}, providers={providers!r})"
 
     __str__ = __repr__
@@ -263,7 +274,7 @@ class Config:
         if raw is not None:
             return SecretStr(raw)
         if default is _MISSING:
-            self._missing(full, "SecretStr")
+            self._missing(full, "SecretStr", self._state.providers_asked())
         return SecretStr(default) if isinstance(default, str) else default
 
     def source_of(self, key: str, *, secret: bool = False) -> ConfigSource | None:
@@ -321,6 +332,7 @@ class Config:
                 *(getattr(p, "pointer_keys", frozenset)() for p in state.providers)
             ),
             missing_hint=f"looked in {state.looked_in()}",
+            secret_hint=state.providers_asked(),
         )
         return validate_config(
             state.values, model, namespace=view._prefix.rstrip("_") or None, context=context
@@ -358,15 +370,15 @@ class Config:
             details={"key": full, "expected": expected, "source": str(source)},
         )
 
-    def _missing(self, full: str, expected: str) -> NoReturn:
+    def _missing(self, full: str, expected: str, also: str = "") -> NoReturn:
         raise ConfigurationError(
-            f"{full} is not set (expected {expected}); looked in {self._state.looked_in()}.",
+            f"{full} is not set (expected {expected}); looked in {self._state.looked_in()}{also}.",
             details={"key": full, "expected": expected, "searched": list(self._state.searched)},
         )
 
     def _provided(self, full: str) -> tuple[str, ConfigSource] | None:
         for provider in self._state.providers:
-            label = getattr(provider, "label", type(provider).__name__)
+            label = _label(provider)
             try:
                 if provider.supports_secret(full):
                     value = provider.get_secret(full)

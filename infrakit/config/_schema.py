@@ -48,6 +48,7 @@ class SchemaInput:
     secret: Callable[[str], tuple[str, ConfigSource] | None] | None = None
     ignored_keys: frozenset[str] = frozenset()
     missing_hint: str = "not set"
+    secret_hint: str = ""
 
 
 @dataclass
@@ -109,7 +110,10 @@ class _Collector:
 
     def source_text(self, key: str) -> str:
         source = self.data_sources.get(key) or self.context.sources.get(key)
-        return f"from {source}" if source is not None else self.context.missing_hint
+        if source is not None:
+            return f"from {source}"
+        also = self.context.secret_hint if key in self.secret_fields else ""
+        return self.context.missing_hint + also
 
     def unknown(self, model: type[BaseModel], prefix: str) -> None:
         extra = model.model_config.get("extra")

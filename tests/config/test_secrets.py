@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from infrakit.config import (
     Config,
@@ -229,6 +229,28 @@ class TestGetSecret:
         )
         assert config.source_of("API_TOKEN") == ConfigSource("environment", "environment")
         assert config.source_of("OTHER", secret=True) == ConfigSource("environment", "environment")
+
+    def test_a_missing_secret_names_the_providers_asked(
+        self, tmp_path: Path, secrets_dir: Path
+    ) -> None:
+        class Settings(BaseModel):
+            password: SecretStr
+            host: str
+
+        provider = DirectorySecretProvider(secrets_dir)
+        config = load_config("test", directory=tmp_path, environ={}, secret_providers=[provider])
+        with pytest.raises(ConfigurationError) as caught:
+            config.get_secret("DB_PASSWORD")
+        assert str(caught.value).endswith(
+            f"and the secret providers DirectorySecretProvider({secrets_dir})."
+        )
+        with pytest.raises(ConfigurationError) as caught:
+            config.load(Settings, namespace="db")
+        by_key = {item["key"]: item["source"] for item in caught.value.details["errors"]}
+        assert by_key["DB_PASSWORD"].endswith(
+            f"secret providers DirectorySecretProvider({secrets_dir})"
+        )
+        assert "secret providers" not in by_key["DB_HOST"]  # plain fields never ask them
 
     def test_source_of_a_key_only_a_provider_holds(self, tmp_path: Path) -> None:
         (tmp_path / "pw").write_text(SECRET)
