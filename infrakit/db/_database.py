@@ -419,6 +419,7 @@ class Database(Executor):
             "transaction conflict, retrying",
             attempt=retry_state.attempt_number,
             sqlstate=getattr(outcome, "details", {}).get("sqlstate"),
+            wait_ms=round(retry_state.upcoming_sleep * 1000, 3),
         )
 
     def _row_factory(self, row_type: type[Any] | None) -> Any:

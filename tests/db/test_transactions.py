@@ -15,7 +15,7 @@ from infrakit.db import (
 )
 from infrakit.errors import DatabaseError, ValidationError
 
-from .conftest import TableFactory
+from .conftest import RecordingLogger, TableFactory
 
 pytestmark = pytest.mark.postgres
 
@@ -143,7 +143,7 @@ async def test_with_transaction_reruns_the_whole_callback_on_conflict(
 
 
 async def test_retries_are_bounded_and_other_errors_are_not_retried(
-    db: Database, make_table: TableFactory
+    db: Database, make_table: TableFactory, logger: RecordingLogger
 ) -> None:
     table = await make_table("id int PRIMARY KEY, value int")
     await db.execute(f"INSERT INTO {table} VALUES (1, 0)")
@@ -160,6 +160,11 @@ async def test_retries_are_bounded_and_other_errors_are_not_retried(
         await db.with_transaction(always_conflicts, isolation="repeatable_read", retries=2)
     assert calls == 3
     assert caught.value.to_problem()["status"] == 409
+    # Each re-run waited a random (jittered) time below the 1 s cap.
+    waits = [r[2]["wait_ms"] for r in logger.records if r[1] == "transaction conflict, retrying"]
+    assert len(waits) == 2
+    assert all(0 <= wait <= 1000 for wait in waits)
+    assert len(set(waits)) == 2
 
     async def fails(tx: Transaction) -> None:
         nonlocal calls
