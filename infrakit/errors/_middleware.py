@@ -160,6 +160,10 @@ class WSGIProblemDetailsMiddleware:
             result = self.app(environ, progress.start_response)
         except Exception as error:
             return self._answer(error, environ, progress)
+        if isinstance(result, list | tuple):
+            # Iterating it cannot fail, and the server may use its length (wsgiref sends
+            # Content-Length for a one-item list), so it is returned as it is.
+            return result
         return self._guard(result, environ, progress)
 
     def _guard(

@@ -141,6 +141,24 @@ def test_healthy_responses_pass_through(port: int) -> None:
     assert (response.status, response.body) == (200, b"fine")
 
 
+def test_a_list_body_is_returned_as_it_is_so_the_server_can_size_it() -> None:
+    body = [b"fine"]
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return body
+
+    middleware = WSGIProblemDetailsMiddleware(app)
+    assert middleware({"PATH_INFO": "/"}, lambda *args: None) is body
+    with wsgi_server(middleware) as bound:
+        response = fetch(bound, "/")
+    assert (response.status, response.body, response.headers["content-length"]) == (
+        200,
+        b"fine",
+        "4",
+    )
+
+
 def test_error_after_body_bytes_aborts(caplog: pytest.LogCaptureFixture) -> None:
     with (
         wsgi_server(WSGIProblemDetailsMiddleware(routed_app)) as bound,
