@@ -120,8 +120,10 @@ class Database(Executor):
         )
         try:
             await pool.open(wait=True, timeout=settings.acquire_timeout)
-        except Exception as error:
+        except BaseException as error:  # cancelled too: never leave the pool's workers running
             await pool.close()
+            if not isinstance(error, Exception):
+                raise
             raise DatabaseUnavailableError(
                 f"Cannot connect to {settings.redacted_url}.",
                 details={"reason": type(error).__name__},

@@ -242,6 +242,25 @@ async def test_unreachable_server_is_unavailable() -> None:
         await db.fetch_value("SELECT 1")
 
 
+async def test_cancelled_open_closes_the_half_open_pool() -> None:
+    """filterwarnings=error and the pool's own checks fail the run if its workers leak."""
+    import asyncio
+
+    db = Database("postgresql://postgres@127.0.0.1:1/test", acquire_timeout=5)
+    opening = asyncio.create_task(db.open())
+    await asyncio.sleep(0.2)
+    opening.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    assert db.get_stats().pool_size == 0
+    leftover = [
+        task
+        for task in asyncio.all_tasks()
+        if task is not asyncio.current_task() and "pool" in repr(task.get_coro()).lower()
+    ]
+    assert leftover == []
+
+
 async def test_stats_health_and_slow_queries(
     database_url: str, logger: RecordingLogger, application_name: str
 ) -> None:
