@@ -127,6 +127,10 @@ async def test_pool_exhaustion_times_out_then_recovers(
             async with db.transaction():
                 pass
         assert db.get_stats().pool_wait_ms >= 800  # two waits of ~0.5 s each
+        started = time.monotonic()
+        with pytest.raises(DatabaseTimeoutError):  # `timeout=` bounds the wait for a connection
+            await db.fetch_value("SELECT 1", timeout=0.05)
+        assert time.monotonic() - started < 0.4
         waiter = asyncio.create_task(db.fetch_value("SELECT 4"))
         await asyncio.sleep(0.1)
         assert db.get_stats().pool_waiting == 1
