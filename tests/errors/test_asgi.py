@@ -337,3 +337,30 @@ async def test_unencodable_details_still_answer_with_a_problem() -> None:
     captured = await call_asgi(wrap(raising_app(error)))
     assert captured.status == captured.json()["status"] == 409
     assert captured.headers["content-type"] == PROBLEM_JSON
+
+
+async def test_request_id_and_traceback_reach_the_infrakit_json_log() -> None:
+    import io
+    import json
+
+    from infrakit.log import JsonTransport, configure_logging, get_logger, shutdown_logging
+
+    stream = io.StringIO()
+    configure_logging("INFO", format="json", sinks=[JsonTransport(stream)])
+    try:
+        app = wrap(raising_app(RuntimeError("pool password=hunter2")), logger=get_logger("app"))
+        scope = http_scope(headers=[(b"x-request-id", b"trace-me-1")])
+        captured = await call_asgi(app, scope)
+    finally:
+        shutdown_logging()
+    assert b"hunter2" not in captured.body
+    assert captured.json()["request_id"] == "trace-me-1"
+    (record,) = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert (record["level"], record["logger"], record["request_id"]) == (
+        "ERROR",
+        "app",
+        "trace-me-1",
+    )
+    assert record["exception"]["type"] == "RuntimeError"
+    assert "Traceback (most recent call last)" in record["exception"]["traceback"]
+    assert 'helpers.py", line' in record["exception"]["traceback"]  # where it was raised
