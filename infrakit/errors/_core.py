@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http
+import math
 import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
@@ -217,9 +218,10 @@ class RateLimitedError(AppError):
 
     @property
     def headers(self) -> Mapping[str, str]:
-        if self.retry_after is None:
+        """`Retry-After` in whole seconds, rounded up so a client never retries too early."""
+        if self.retry_after is None or not math.isfinite(self.retry_after):
             return {}
-        return {"Retry-After": str(max(0, round(self.retry_after)))}
+        return {"Retry-After": str(max(0, math.ceil(self.retry_after)))}
 
 
 class DomainError(AppError):

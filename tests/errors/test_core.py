@@ -209,7 +209,10 @@ def test_details_are_read_only() -> None:
 
 def test_headers_of_http_shaped_errors() -> None:
     assert RateLimitedError(retry_after=2.6).headers == {"Retry-After": "3"}
+    assert RateLimitedError(retry_after=2.1).headers == {"Retry-After": "3"}  # never too early
     assert RateLimitedError(retry_after=-5).headers == {"Retry-After": "0"}
+    for unknown in (float("inf"), float("nan")):  # no header rather than a failing handler
+        assert RateLimitedError(retry_after=unknown).headers == {}
     assert RateLimitedError().headers == {}
     assert UnauthorizedError(scheme='Basic realm="api"').headers == {
         "WWW-Authenticate": 'Basic realm="api"'
