@@ -16,9 +16,23 @@ DefaultT = TypeVar("DefaultT")
 class SecretProvider(Protocol):
     """Supplies secret values (files, vaults); asked before plain configuration."""
 
-    def supports_secret(self, key: str) -> bool: ...
+    def supports_secret(self, key: str) -> bool:
+        """True when this provider may hold `key` (full upper-case key, namespace included).
 
-    def get_secret(self, key: str) -> str | None: ...
+        Cheap and without I/O where possible: `Config` asks it before `get_secret`.
+        """
+        ...
+
+    def get_secret(self, key: str) -> str | None:
+        """The secret's value, or None when this provider does not hold it after all.
+
+        Raises:
+            ConfigurationError: the secret exists but must not or cannot be read (a
+                symlink, an escape from the provider's directory); the message names
+                the key and the location, never the content. Other exceptions are
+                translated into `ConfigurationError` by `Config`.
+        """
+        ...
 
 
 @runtime_checkable
