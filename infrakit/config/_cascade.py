@@ -51,14 +51,16 @@ class ConfigSource:
 ENVIRONMENT = ConfigSource("environment", "environment")
 
 
-@dataclass(frozen=True, slots=True)
+# Objects holding values have no repr: tracebacks that show locals (pytest --showlocals,
+# error trackers) would otherwise print every secret.
+@dataclass(frozen=True, slots=True, repr=False)
 class _Entry:
     raw: str
     source: ConfigSource
     literal: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Layers:
     """The effective values with their sources, and the files that were looked for."""
 

@@ -33,7 +33,7 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 _MISSING: Any = ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class _State:
     env: str
     directory: Path

@@ -51,7 +51,7 @@ class SchemaInput:
     secret_hint: str = ""
 
 
-@dataclass
+@dataclass(repr=False)
 class _Collector:
     values: Mapping[str, str]
     context: SchemaInput

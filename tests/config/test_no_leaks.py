@@ -104,3 +104,17 @@ def test_secret_from_a_provider_never_leaks(tmp_path: Path) -> None:
     shown = repr(config) + repr(config.dump()) + repr(config.get_secret("app_password"))
     assert secret not in shown
     assert config.get_secret("APP_PASSWORD").get_secret_value() == secret
+
+
+def test_internal_holders_of_values_have_no_revealing_repr(tmp_path: Path) -> None:
+    # Error trackers and --showlocals print the locals of every frame, internals included.
+    from infrakit.config._cascade import load_layers
+    from infrakit.config._schema import SchemaInput, _Collector
+
+    secret = "Zq9x-in-a-file"
+    (tmp_path / ".env").write_text(f"DB_PASSWORD={secret}\n")
+    config = load_config("test", directory=tmp_path, environ={}, secret_providers=())
+    layers = load_layers(tmp_path, "test", {})
+    collector = _Collector(dict(layers.values), SchemaInput())
+    for holder in (config._state, layers, collector):
+        assert secret not in repr(holder)
