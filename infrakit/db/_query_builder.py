@@ -254,8 +254,13 @@ class QueryBuilder:
     def _count_sql(self) -> tuple[str, tuple[Any, ...]]:
         from infrakit.db._render import render_count
 
+        self._require_select("/count")
         parameters = _Parameters()
         return parameters.ordered(render_count(self._state, parameters))
+
+    def _require_select(self, pointer: str) -> None:
+        if self._state.action != "select":
+            raise _invalid(pointer, f"needs a select, not {self._state.action}")
 
     # -- running ----------------------------------------------------------------------
 
@@ -284,11 +289,17 @@ class QueryBuilder:
         return await self._executor.fetch_one(sql, params, row_type=row_type)
 
     async def count(self) -> int:
-        """Rows matching the conditions and joins (limit and offset ignored)."""
+        """Rows matching the conditions and joins (limit and offset ignored).
+
+        Raises:
+            ValidationError: on an insert / update / delete builder, which it would run.
+        """
         sql, params = self._count_sql()
         return int(await self._executor.fetch_value(sql, params))
 
     async def exists(self) -> bool:
+        """Whether any row matches (a select builder only, like `count()`)."""
+        self._require_select("/exists")
         sql, params = self.select("*").limit(1).to_sql()
         return bool(await self._executor.fetch_value(f"SELECT EXISTS ({sql})", params))
 

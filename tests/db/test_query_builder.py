@@ -210,6 +210,15 @@ async def test_get_many_count_exists_update_delete(db: Database, make_table: Tab
     assert await rows.delete().where("score > %s", 3).execute() == 1
     page = await rows.select(["name"]).order_by("name").limit(2).offset(1).get_many()
     assert page == [{"name": "n1"}, {"name": "n2"}]
+    # Reading methods never run a write they were chained onto.
+    with pytest.raises(ValidationError):
+        await rows.update({"score": 0}).where(name="n1").count()
+    with pytest.raises(ValidationError):
+        await rows.delete().where(name="n1").exists()
+    with pytest.raises(ValidationError):
+        await rows.insert({"name": "new"}).count()
+    assert await rows.where(name="n1").count() == 1
+    assert await rows.where(name="new").count() == 0
 
 
 @pytestmark_db
