@@ -158,6 +158,8 @@ class QueryBuilder:
 
         `column=None` becomes `column IS NULL`.
         """
+        if condition is not None and not isinstance(condition, str):
+            raise _invalid("/where", "the condition must be a SQL fragment string")
         added = [_Condition("raw", condition, values)] if condition is not None else []
         if condition is None and values:
             raise _invalid("/where", "values given without a SQL fragment")

@@ -112,6 +112,7 @@ def test_literal_percent_in_a_fragment_is_kept_escaped() -> None:
         lambda: builder().delete().to_sql(),
         lambda: builder().update({"a": 1}).to_sql(),
         lambda: builder().where_in("a", "abc"),
+        lambda: builder().where(5),  # type: ignore[arg-type]
         lambda: builder().insert({"a": 1}).on_conflict(update=["a"]),
         lambda: builder().insert({"a": 1}).on_conflict("a", update={}),
         lambda: builder().insert({"a": 1}).on_conflict("a", update=[]),
