@@ -1,0 +1,1 @@
+"""Helpers shared by several modules; private, and kept tiny on purpose."""
