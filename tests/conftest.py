@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.recording import RecordingLogger
+
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -54,3 +56,9 @@ def redis_url() -> str:
     """The Redis test server (INFRAKIT_TEST_REDIS_URL)."""
     url = os.environ.get("INFRAKIT_TEST_REDIS_URL", DEFAULT_REDIS_URL)
     return require_service("Redis", "INFRAKIT_TEST_REDIS_URL", url, 6379)
+
+
+@pytest.fixture
+def recording_logger() -> RecordingLogger:
+    """A fresh `RecordingLogger` (tests/recording.py) for asserting on what was logged."""
+    return RecordingLogger()

@@ -36,6 +36,7 @@ from infrakit.errors._problem import (
     problem_from_exception,
     problem_response,
 )
+from infrakit.errors._validation import json_pointer
 
 __all__ = [
     "AppError",
@@ -68,6 +69,7 @@ __all__ = [
     "domain_errors",
     "ensure_request_id",
     "import_optional",
+    "json_pointer",
     "log_exception",
     "problem_from_exception",
     "problem_response",
