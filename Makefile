@@ -29,7 +29,7 @@ lint: $(VENV)/.test-installed
 	$(BIN)/ruff format --check .
 
 typecheck: $(VENV)/.test-installed
-	$(BIN)/mypy --strict infrakit
+	$(BIN)/mypy --strict infrakit typing_tests
 
 pytest: $(VENV)/.test-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
