@@ -87,7 +87,11 @@ def _decide(key: str) -> bool:
 # --- connection strings -------------------------------------------------------------
 
 _SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*)://")
-_KEY_VALUE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s']*)")
+# A name starts where a word starts: without the look-behind, a long run of word
+# characters with no `=` is retried from every position (quadratic: 30 s for 32 KiB).
+_KEY_VALUE = re.compile(
+    r"(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*)(\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s']*)"
+)
 
 
 def mask_dsn(text: str) -> str:
