@@ -10,6 +10,7 @@ from typing import Any, assert_type
 
 from pydantic import BaseModel, SecretStr
 
+from infrakit import Infra
 from infrakit.config import Config, ConfigReader, load_config
 
 
@@ -63,3 +64,8 @@ def check_load_returns_the_model(config: Config, reader: ConfigReader) -> None:
     assert_type(reader.load(DatabaseSettings, namespace="database"), DatabaseSettings)
     assert_type(load_config("test", directory=".", environ={}), Config)
     assert_type(Config.from_mapping({"A": "1"}), Config)
+
+
+def check_the_builder_config_is_typed(infra: Infra) -> None:
+    assert_type(infra.config, ConfigReader)
+    assert_type(infra.config.env, str)

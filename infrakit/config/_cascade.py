@@ -20,16 +20,29 @@ from typing import Literal
 from dotenv.parser import Binding, parse_stream
 from dotenv.variables import Variable, parse_variables
 
-from infrakit.config._convert import looks_secret
+from infrakit._internal.secrets import is_sensitive_key
 from infrakit.errors import ConfigurationError
 
-__all__ = ["ConfigSource", "Layers", "cascade_files", "load_layers", "resolve_env_name"]
+__all__ = [
+    "MAX_EXPANDED_CHARS",
+    "MAX_REFERENCE_DEPTH",
+    "ConfigSource",
+    "Layers",
+    "cascade_files",
+    "load_layers",
+    "resolve_env_name",
+]
 
 DEFAULT_ENV = "development"
 TEST_ENV = "test"
 _ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _SINGLE_QUOTED = re.compile(r"\s*(?:export\s+)?(?:'[^']+'|[^=#\s]+)\s*=[^\S\r\n]*'")
 _NEWLINE = re.compile(r"\r\n|\n|\r")
+# Interpolation is bounded so that a hostile or mistaken file cannot exhaust the stack
+# (a chain of thousands of references) or the memory (`A=${B}${B}`, `B=${C}${C}`, ...
+# doubles at every step): a real configuration nests a few levels and stays far below.
+MAX_REFERENCE_DEPTH = 32
+MAX_EXPANDED_CHARS = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +181,9 @@ class _Resolver:
     def __init__(self, layers: list[dict[str, _Entry]]) -> None:
         self._layers = layers
         self._done: dict[tuple[str, int], str] = {}
+        # How many references deep each expanded value goes, so the depth limit holds
+        # whatever order the keys are resolved in (memoised values shorten the chain).
+        self._heights: dict[tuple[str, int], int] = {}
 
     def resolve_all(self) -> tuple[dict[str, str], dict[str, ConfigSource]]:
         values: dict[str, str] = {}
@@ -192,41 +208,57 @@ class _Resolver:
         done = self._done.get((key, index))
         if done is not None:
             return done
-        if (key, index) in chain:
-            names = " -> ".join(name for name, _ in (*chain, (key, index)))
-            raise ConfigurationError(
-                f"{entry.source}: ${{...}} references form a cycle: {names}.",
-                details={"key": key, "source": str(entry.source)},
-            )
+        link = (*chain, (key, index))
+        self._check_chain(key, entry, link)
         parts: list[str] = []
+        size = height = 0
         for atom in parse_variables(entry.raw):
             if isinstance(atom, Variable):
-                parts.append(self._variable(key, index, atom, (*chain, (key, index))))
+                text, below = self._variable(key, index, atom, link)
+                height = max(height, below + 1)
             elif "${" in (text := atom.resolve({})):
                 raise ConfigurationError(
                     f"{entry.source}: {key} has a '${{' that does not start a ${{NAME}} "
                     "reference (single-quote the value to keep it literal).",
                     details={"key": key, "source": str(entry.source)},
                 )
-            else:
-                parts.append(text)
+            size += len(text)
+            if size > MAX_EXPANDED_CHARS:
+                raise _too_large(key, entry)
+            parts.append(text)
+        if height > MAX_REFERENCE_DEPTH:
+            raise _too_deep(key, key, entry)
+        self._heights[(key, index)] = height
         self._done[(key, index)] = result = "".join(parts)
         return result
 
+    def _check_chain(self, key: str, entry: _Entry, link: tuple[tuple[str, int], ...]) -> None:
+        names = " -> ".join(name for name, _ in link)
+        if link[-1] in link[:-1]:
+            raise ConfigurationError(
+                f"{entry.source}: ${{...}} references form a cycle: {names}.",
+                details={"key": key, "source": str(entry.source)},
+            )
+        if len(link) > MAX_REFERENCE_DEPTH:
+            start, start_index = link[0]
+            raise _too_deep(start, key, self._layers[start_index][start])
+
     def _variable(
         self, key: str, index: int, atom: Variable, chain: tuple[tuple[str, int], ...]
-    ) -> str:
+    ) -> tuple[str, int]:
+        """The text a reference stands for, and how many references deep it went."""
         name = atom.name.strip().upper()
         found = self._find(name, index if name == key else len(self._layers))
-        value = self._value(name, found, chain) if found is not None else ""
-        if value:
-            return value
-        if atom.default is not None:
-            return atom.default
         if found is not None:
-            return value
+            value = self._value(name, found, chain)
+            height = self._heights.get((name, found), 0)
+            if value or atom.default is None:
+                return value, height
+            return atom.default, 0
+        if atom.default is not None:
+            return atom.default, 0
         source = self._layers[index][key].source
-        if looks_secret(key):  # the "name" is a piece of the value, which may be a secret
+        if is_sensitive_key(key):  # the "name" is a piece of the value, which may be a secret
             raise ConfigurationError(
                 f"{source}: {key} references a ${{NAME}} that is not defined "
                 "(single-quote the value if '${' is part of the secret).",
@@ -237,3 +269,20 @@ class _Resolver:
             f"(write ${{{name}:-}} to allow an empty default).",
             details={"key": key, "variable": name, "source": str(source)},
         )
+
+
+def _too_deep(start: str, key: str, entry: _Entry) -> ConfigurationError:
+    where = "" if start == key else f" (at {key})"
+    return ConfigurationError(
+        f"{entry.source}: {start} goes more than {MAX_REFERENCE_DEPTH} ${{NAME}} references "
+        f"deep{where}; shorten the chain.",
+        details={"key": start, "source": str(entry.source)},
+    )
+
+
+def _too_large(key: str, entry: _Entry) -> ConfigurationError:
+    return ConfigurationError(
+        f"{entry.source}: {key} expands to more than {MAX_EXPANDED_CHARS} characters "
+        "through ${NAME} references (a reference used many times over?).",
+        details={"key": key, "source": str(entry.source)},
+    )

@@ -11,17 +11,18 @@ from typing import Any, NoReturn, TypeVar, overload
 
 from pydantic import BaseModel, SecretStr
 
+from infrakit._internal.secrets import register_secret
 from infrakit.config._cascade import ConfigSource, load_layers, resolve_env_name
 from infrakit.config._convert import (
     ConversionError,
     parse_list,
-    redact_all,
     to_bool,
     to_float,
     to_int,
     type_name,
 )
 from infrakit.config._protocol import SecretProvider
+from infrakit.config._redact import redact_all, register_loaded, register_model_secrets
 from infrakit.config._schema import SchemaInput, validate_config
 from infrakit.config._secrets import DirectorySecretProvider, FileSecretProvider
 from infrakit.errors import AppError, ConfigurationError
@@ -104,6 +105,7 @@ def load_config(
             details={"directory": str(folder)},
         )
     layers = load_layers(folder, name, environment)
+    register_loaded(layers.values)
     chosen = default_secret_providers() if secret_providers is None else secret_providers
     providers = tuple(_bind(provider, layers.values, folder) for provider in chosen)
     state = _State(
@@ -154,6 +156,7 @@ class Config:
     ) -> Config:
         """A configuration from a plain mapping, for tests and embedding; no file is read."""
         upper = {key.upper(): str(value) for key, value in values.items()}
+        register_loaded(upper)
         source = ConfigSource("mapping", "mapping")
         state = _State(
             env,
@@ -265,6 +268,7 @@ class Config:
         """The secret from the first provider that has it, else the plain value.
 
         A `str` default is wrapped in `SecretStr`; other defaults are returned as given.
+        The value read is registered as a secret, so log lines mask it wherever it shows.
         """
         full = self._key(key)
         found = self._provided(full)
@@ -272,6 +276,7 @@ class Config:
             return SecretStr(found[0])
         raw = self._state.values.get(full)
         if raw is not None:
+            register_secret(raw)
             return SecretStr(raw)
         if default is _MISSING:
             self._missing(full, "SecretStr", self._state.providers_asked())
@@ -301,9 +306,10 @@ class Config:
         """The effective plain values of this namespace, sorted, for diagnostics.
 
         Args:
-            redact: mask the values of keys that look secret (password, secret, token,
-                key, credential...), the password inside any URL value, and secret
-                values copied into other values by interpolation.
+            redact: mask (as `***`) the values of sensitive keys (password, secret,
+                token, api_key, credential...: the list shared with the log module), the
+                password inside any URL or key/value DSN value (the shared `mask_dsn`),
+                and secret values copied into other values by interpolation.
         """
         values = self._state.values
         selected = {key: values[key] for key in sorted(values) if key.startswith(self._prefix)}
@@ -334,9 +340,11 @@ class Config:
             missing_hint=f"looked in {state.looked_in()}",
             secret_hint=state.providers_asked(),
         )
-        return validate_config(
+        loaded = validate_config(
             state.values, model, namespace=view._prefix.rstrip("_") or None, context=context
         )
+        register_model_secrets(loaded)
+        return loaded
 
     def _key(self, key: str) -> str:
         if not key:
@@ -383,6 +391,7 @@ class Config:
                 if provider.supports_secret(full):
                     value = provider.get_secret(full)
                     if value is not None:
+                        register_secret(value)
                         return value, ConfigSource("provider", label)
             except AppError:
                 raise

@@ -1,4 +1,4 @@
-"""Text to typed values, and the rules that decide what counts as a secret.
+"""Text to typed values.
 
 Conversion failures raise `ConversionError` whose reason never contains the value:
 the caller adds the key and the source, and the value stays out of every message.
@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
@@ -19,48 +18,15 @@ from pydantic import ValidationError as PydanticValidationError
 __all__ = [
     "ConversionError",
     "convert",
-    "looks_secret",
     "parse_list",
-    "redact_all",
     "to_bool",
     "to_float",
     "to_int",
     "type_name",
 ]
 
-MASK = "**********"
-
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
-
-# Whole `_`-separated words of a key that mark it as secret (`DATABASE_PASSWORD`,
-# `STRIPE_API_KEY`), so `MONKEY_COUNT` or `KEYBOARD_LAYOUT` are not masked.
-_SECRET_WORDS = frozenset(
-    {
-        "APIKEY",
-        "AUTH",
-        "AUTHORIZATION",
-        "COOKIE",
-        "CREDENTIAL",
-        "CREDENTIALS",
-        "KEY",
-        "PASS",
-        "PASSPHRASE",
-        "PASSWD",
-        "PASSWORD",
-        "PRIVATE",
-        "PWD",
-        "SALT",
-        "SECRET",
-        "SECRETS",
-        "SESSION",
-        "SIGNATURE",
-        "TOKEN",
-    }
-)
-_WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+")
-_MIN_EMBEDDED_SECRET = 8
-_NUMBER = re.compile(r"[+-]?[0-9._]+\Z")
 
 
 class ConversionError(ValueError):
@@ -172,59 +138,3 @@ def type_name(target: object) -> str:
     if isinstance(target, type) and not getattr(target, "__args__", None):
         return target.__name__
     return re.sub(r"\b(?:[A-Za-z_][A-Za-z0-9_]*\.)+([A-Za-z_][A-Za-z0-9_]*)", r"\1", str(target))
-
-
-def looks_secret(key: str) -> bool:
-    """True when a word of the key names a secret (password, token, key, credential...).
-
-    Keys ending in `_FILE` hold a path to a secret, not the secret, and stay visible.
-    """
-    words = [word.upper() for word in _WORD_SPLIT.split(key) if word]
-    if words and words[-1] == "FILE":
-        return False
-    return any(word in _SECRET_WORDS for word in words)
-
-
-def redact_all(values: Mapping[str, str], every: Mapping[str, str]) -> dict[str, str]:
-    """Mask `values` for display, knowing `every` value of the configuration.
-
-    A secret-looking key's value is masked, so is the password inside any URL value,
-    and so is a secret value copied into another value by `${NAME}` interpolation
-    (`DSN=password=${DATABASE_PASSWORD}`), when it is long enough to be told apart
-    from ordinary text (at least 8 characters and not a number, so `SESSION_SECURE=true`
-    does not mask every `true`).
-    """
-    embedded = sorted(
-        {
-            value
-            for key, value in every.items()
-            if looks_secret(key) and len(value) >= _MIN_EMBEDDED_SECRET and not _NUMBER.match(value)
-        },
-        key=len,
-        reverse=True,
-    )
-    return {key: _redact(key, value, embedded) for key, value in values.items()}
-
-
-def _redact(key: str, value: str, embedded: list[str]) -> str:
-    if looks_secret(key):
-        return MASK
-    value = _redact_url_password(value)
-    for secret in embedded:
-        value = value.replace(secret, MASK)
-    return value
-
-
-def _redact_url_password(value: str) -> str:
-    if "://" not in value or "@" not in value:
-        return value
-    try:
-        parts = urlsplit(value)
-        password = parts.password
-    except ValueError:
-        return MASK
-    if not password:
-        return value
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))

@@ -19,8 +19,9 @@ from pydantic import BaseModel, SecretStr
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.fields import FieldInfo
 
+from infrakit._internal.secrets import is_sensitive_key
 from infrakit.config._cascade import ConfigSource
-from infrakit.config._convert import ConversionError, looks_secret, parse_list, type_name
+from infrakit.config._convert import ConversionError, parse_list, type_name
 from infrakit.errors import ConfigurationError
 
 __all__ = ["Problem", "SchemaInput", "validate_config"]
@@ -70,7 +71,7 @@ class _Collector:
             input_name = info.alias if isinstance(info.alias, str) else name
             key = prefix + input_name.upper()
             here = (*location, input_name)
-            secret = _is_secret(info.annotation) or looks_secret(key)
+            secret = _is_secret(info.annotation) or is_sensitive_key(key)
             self.locations[here] = (key, type_name(info.annotation), secret)
             if _is_secret(info.annotation):
                 self.secret_fields.add(key)
