@@ -11,6 +11,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
+from infrakit._internal.secrets import MASK
+from infrakit.db._cancel import remember_cancel_key, settle
+from infrakit.db._dsn import checked_dsn
 from infrakit.db._errors import (
     DatabaseTimeoutError,
     DatabaseUnavailableError,
@@ -22,7 +25,13 @@ from infrakit.db._executor import Action, Executor, Params, _TupleRow
 from infrakit.db._settings import DatabaseSettings
 from infrakit.db._stats import ConnectionStats, StatsRecorder
 from infrakit.db._transaction import Isolation, Transaction, TransactionScope, begin_statement
-from infrakit.errors import ConfigurationError, DatabaseError, ValidationError, import_optional
+from infrakit.errors import (
+    ConfigurationError,
+    DatabaseError,
+    ValidationError,
+    import_optional,
+    json_pointer,
+)
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -79,6 +88,7 @@ class Database(Executor):
     ) -> None:
         if isinstance(settings, str):
             settings = DatabaseSettings(url=settings)
+        self._display_url = checked_dsn(settings.url.get_secret_value())
         overrides = {
             "pool_min_size": min_size,
             "pool_max_size": max_size,
@@ -95,8 +105,10 @@ class Database(Executor):
         self._pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
         self._rows: Any = None
 
+    _display_url = MASK  # until __init__ has checked the URL: repr() never raises
+
     def __repr__(self) -> str:
-        return f"Database({self.settings.redacted_url!r})"
+        return f"Database({self._display_url!r})"
 
     async def open(self) -> None:
         """Open the pool and wait for `min_size` connections.
@@ -115,6 +127,7 @@ class Database(Executor):
             max_size=max(settings.pool_max_size, settings.pool_min_size),
             timeout=settings.acquire_timeout,
             kwargs=self._connection_options(),
+            configure=remember_cancel_key,
             name=settings.application_name,
             open=False,
         )
@@ -125,11 +138,11 @@ class Database(Executor):
             if not isinstance(error, Exception):
                 raise
             raise DatabaseUnavailableError(
-                f"Cannot connect to {settings.redacted_url}.",
+                f"Cannot connect to {self._display_url}.",
                 details={"reason": type(error).__name__},
             ) from error
         self._pool = pool
-        self._logger.info("database pool open", url=settings.redacted_url)
+        self._logger.info("database pool open", url=self._display_url)
 
     async def close(self) -> None:
         """Close every connection; waits for connections in use to be returned."""
@@ -265,8 +278,10 @@ class Database(Executor):
                 cursor = connection.cursor(row_factory=self._row_factory(row_type))
                 await cursor.execute(sql, params)
                 result = await action(cursor)
-            finally:
-                await self._release(connection)
+            except BaseException as error:
+                await self._release_after(connection, error)
+                raise
+            await self._release(connection)
         except Exception as error:
             raise self._failed(error, sql, params) from error
         self._record(sql, params, started)
@@ -309,9 +324,12 @@ class Database(Executor):
     ) -> int:
         connection = await self._acquire_or_raise()
         try:
-            return await self._run_many_on(connection, sql, params_seq)
-        finally:
-            await self._release(connection)
+            count = await self._run_many_on(connection, sql, params_seq)
+        except BaseException as error:
+            await self._release_after(connection, error)
+            raise
+        await self._release(connection)
+        return count
 
     async def _run_many_on(
         self,
@@ -355,7 +373,7 @@ class Database(Executor):
                 await pool.putconn(connection)
                 continue
             except BaseException:  # cancelled mid-check: never lose the connection
-                await pool.putconn(connection)
+                await settle(connection, self._release, self._logger)
                 raise
             return connection
 
@@ -370,6 +388,17 @@ class Database(Executor):
             await self._pool.putconn(connection)
         else:
             await connection.close()
+
+    async def _release_after(self, connection: AsyncConnection[Any], error: BaseException) -> None:
+        """Return the connection after `error`; after an interruption, settle it first.
+
+        A cancelled task may have left a statement running on the server: `settle`
+        makes sure it stopped (or discards the connection) before anyone reuses it.
+        """
+        if isinstance(error, Exception):
+            await self._release(connection)
+        else:
+            await settle(connection, self._release, self._logger)
 
     def _record(self, sql: str, params: Params, started: float) -> None:
         elapsed = time.perf_counter() - started
@@ -497,7 +526,7 @@ def _checked(isolation: str) -> str:
     except KeyError:
         raise ValidationError(
             "Unknown isolation level; use serializable, repeatable_read or read_committed.",
-            errors=[{"pointer": "/isolation", "detail": "unknown isolation level"}],
+            errors=[{"pointer": json_pointer(["isolation"]), "detail": "unknown isolation level"}],
         ) from None
     return isolation
 

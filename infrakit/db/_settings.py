@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from infrakit._internal.secrets import mask_dsn
 
 if TYPE_CHECKING:
     from infrakit.config import ConfigReader
 
-__all__ = ["DatabaseSettings", "redact_url"]
+__all__ = ["DatabaseSettings"]
 
 
 class DatabaseSettings(BaseModel):
@@ -38,20 +38,5 @@ class DatabaseSettings(BaseModel):
 
     @property
     def redacted_url(self) -> str:
-        """The URL with its password replaced by `***`, safe for logs and messages."""
-        return redact_url(self.url.get_secret_value())
-
-
-def redact_url(url: str) -> str:
-    """Mask the password of a `postgresql://user:password@host/db` URL (or a key=value DSN)."""
-    if "://" not in url:
-        return " ".join(
-            "password=***" if part.lower().startswith("password=") else part for part in url.split()
-        )
-    parts = urlsplit(url)
-    parts = parts._replace(query=re.sub(r"(?i)(password=)[^&]*", r"\1***", parts.query))
-    if parts.password is not None:
-        user_info, _, host = parts.netloc.rpartition("@")
-        user = user_info.partition(":")[0]
-        parts = parts._replace(netloc=f"{user}:***@{host}")
-    return urlunsplit(parts)
+        """The URL with every password form masked (`mask_dsn`), safe for logs and messages."""
+        return mask_dsn(self.url.get_secret_value())

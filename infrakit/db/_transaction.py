@@ -187,7 +187,7 @@ class TransactionScope:
         try:
             await connection.execute(self._begin)
         except BaseException as error:
-            await self._database._release(connection)
+            await self._database._release_after(connection, error)
             if isinstance(error, Exception):
                 raise self._database._failed(error, self._begin, None) from error
             raise
@@ -212,14 +212,22 @@ class TransactionScope:
         if self._parent is not None:
             await self._exit_savepoint(transaction, self._parent, failed=exc is not None)
             return
+        transaction._active = False
+        database, connection = self._database, transaction._connection
+        if exc is not None and not isinstance(exc, Exception):
+            # Cancelled or interrupted: the rollback and the release must not be cut
+            # short by the next cancellation, or the server keeps the locks.
+            await database._release_after(connection, exc)
+            return
         try:
             if exc is None:
                 await transaction._commit()
             else:
                 await transaction._rollback()
-        finally:
-            transaction._active = False
-            await self._database._release(transaction._connection)
+        except BaseException as error:
+            await database._release_after(connection, error)
+            raise
+        await database._release(connection)
         if exc is None and not self._defer_hooks:
             await transaction._run_hooks()
 

@@ -12,8 +12,9 @@ import psycopg
 import pytest
 
 from infrakit.db import Database, DatabaseTimeoutError, DatabaseUnavailableError
+from tests.recording import RecordingLogger
 
-from .conftest import RecordingLogger, TableFactory
+from .conftest import TableFactory
 
 pytestmark = pytest.mark.postgres
 
@@ -176,3 +177,105 @@ async def test_cancelled_queries_return_their_connections(
         await asyncio.gather(*blockers)
         await _wait_pool_full(db, 2)
         assert await db.fetch_value("SELECT 3") == 3
+
+
+async def _leftovers(database_url: str, application_name: str) -> tuple[int, int]:
+    """(statements still running, locks still held) by sessions of `application_name`."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as admin:
+        cursor = await admin.execute(
+            "SELECT (SELECT count(*) FROM pg_stat_activity WHERE application_name = %(name)s "
+            "AND state <> 'idle'), "
+            "(SELECT count(*) FROM pg_locks JOIN pg_stat_activity USING (pid) "
+            "WHERE application_name = %(name)s AND locktype <> 'virtualxid')",
+            {"name": application_name},
+        )
+        row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+
+async def _wait_for_statement(database_url: str, application_name: str, text: str) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as admin:
+        for _ in range(250):
+            cursor = await admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
+                "AND state = 'active' AND query = %s",
+                (application_name, text),
+            )
+            row = await cursor.fetchone()
+            if row is not None and row[0]:
+                return
+            await asyncio.sleep(0.02)
+    raise AssertionError(f"{text!r} never started")
+
+
+async def _wait_nothing_left(database_url: str, application_name: str) -> None:
+    for _ in range(100):  # termination and lock release are asynchronous on the server
+        if await _leftovers(database_url, application_name) == (0, 0):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"left on the server: {await _leftovers(database_url, application_name)}")
+
+
+@pytest.mark.parametrize("cancels", [2, 3, 6])
+async def test_repeated_cancellation_leaves_no_statement_or_lock_on_the_server(
+    database_url: str,
+    application_name: str,
+    make_table: TableFactory,
+    recording_logger: RecordingLogger,
+    cancels: int,
+) -> None:
+    table = await make_table("id int PRIMARY KEY, hits int")
+    sleeper = "SELECT pg_sleep(30)"
+    async with Database(
+        database_url,
+        min_size=1,
+        max_size=2,
+        application_name=application_name,
+        logger=recording_logger,
+    ) as db:
+        await db.execute(f"INSERT INTO {table} VALUES (1, 0)")
+
+        async def lock_then_sleep() -> None:
+            async with db.transaction() as tx:
+                await tx.execute(f"UPDATE {table} SET hits = hits + 1 WHERE id = 1")
+                await tx.execute(sleeper)
+
+        task = asyncio.create_task(lock_then_sleep())
+        await _wait_for_statement(database_url, application_name, sleeper)
+        for _ in range(cancels):  # each one lands while the previous is being handled
+            task.cancel()
+            for _ in range(3):
+                await asyncio.sleep(0)
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=10)
+        await _wait_nothing_left(database_url, application_name)
+        # The row lock is gone: another session updates the row at once.
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as other:
+            await other.execute("SET lock_timeout = '2s'")
+            await other.execute(f"UPDATE {table} SET hits = hits + 10 WHERE id = 1")
+        assert await db.fetch_value(f"SELECT hits FROM {table} WHERE id = 1") == 10
+        await _wait_pool_full(db, db.get_stats().pool_size)
+
+
+async def test_repeated_cancellation_of_a_single_statement(
+    database_url: str, application_name: str, recording_logger: RecordingLogger
+) -> None:
+    sleeper = "SELECT pg_sleep(30)"
+    async with Database(
+        database_url,
+        min_size=1,
+        max_size=1,
+        application_name=application_name,
+        logger=recording_logger,
+    ) as db:
+        task = asyncio.create_task(db.fetch_value(sleeper))
+        await _wait_for_statement(database_url, application_name, sleeper)
+        for _ in range(4):
+            task.cancel()
+            for _ in range(3):
+                await asyncio.sleep(0)
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=10)
+        await _wait_nothing_left(database_url, application_name)
+        assert await db.fetch_value("SELECT 5", timeout=5) == 5
