@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from infrakit.errors._validation import FieldError, field_errors_from
+from infrakit.errors._validation import MALFORMED_JSON_DETAIL, FieldError, translate_errors
 
 __all__ = [
     "AppError",
@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 _GENERIC_DETAIL = "An internal error occurred."
+_MAX_RETRY_AFTER = 365 * 86_400
 _CODE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*\Z")
 
 
@@ -218,10 +219,25 @@ class RateLimitedError(AppError):
 
     @property
     def headers(self) -> Mapping[str, str]:
-        """`Retry-After` in whole seconds, rounded up so a client never retries too early."""
-        if self.retry_after is None or not math.isfinite(self.retry_after):
+        """`Retry-After` in whole seconds, rounded up so a client never retries too early.
+
+        Capped at one year; no header when `retry_after` is not a finite real number
+        (`inf`, `nan`, a bool, a string, an int too large for a float).
+        """
+        seconds = _finite_seconds(self.retry_after)
+        if seconds is None:
             return {}
-        return {"Retry-After": str(max(0, math.ceil(self.retry_after)))}
+        return {"Retry-After": str(min(_MAX_RETRY_AFTER, max(0, math.ceil(seconds))))}
+
+
+def _finite_seconds(value: object) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return seconds if math.isfinite(seconds) else None
 
 
 class DomainError(AppError):
@@ -299,6 +315,9 @@ class ValidationError(InfrastructureError):
     def from_pydantic(cls, error: Any, message: str | None = None) -> ValidationError:
         """Translate a `pydantic.ValidationError`, never echoing the rejected input values.
 
+        A body that is not JSON at all (`json_invalid`) gets no field error, since its
+        location is a character offset, and the detail `The body is not valid JSON.`
+
         Args:
             error: a `pydantic.ValidationError`, or anything with a pydantic-style
                 `errors()` (FastAPI's `RequestValidationError`).
@@ -307,7 +326,10 @@ class ValidationError(InfrastructureError):
         Returns:
             The error, with one `FieldError` per rejected field and `error` as its cause.
         """
-        return cls(message, errors=field_errors_from(error), cause=error)
+        fields, malformed = translate_errors(error)
+        if message is None and malformed:
+            message = MALFORMED_JSON_DETAIL
+        return cls(message, errors=fields, cause=error)
 
     def to_problem(
         self, instance: str | None = None, *, expose_internal: bool = False

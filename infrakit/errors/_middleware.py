@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapp
 from typing import TYPE_CHECKING, Any
 
 from infrakit.errors._problem import (
+    REQUEST_ID_KEY,
     ensure_request_id,
     problem_response,
     report_exception,
@@ -97,7 +98,8 @@ class ProblemDetailsMiddleware:
         await progress.send({"type": "http.response.body", "body": body})
 
     def _report(self, error: Exception, scope: Scope, note: str) -> str:
-        request_id = ensure_request_id(self._incoming_request_id(scope))
+        request_id = shared_request_id(scope) or ensure_request_id(self._incoming_request_id(scope))
+        scope[REQUEST_ID_KEY] = request_id
         report_exception(
             error,
             request_id=request_id,
@@ -186,7 +188,8 @@ class WSGIProblemDetailsMiddleware:
     ) -> list[bytes]:
         path = _wsgi_path(environ)
         method = str(environ.get("REQUEST_METHOD", "-"))
-        request_id = ensure_request_id(environ.get(self._environ_key))
+        request_id = shared_request_id(environ) or ensure_request_id(environ.get(self._environ_key))
+        environ[REQUEST_ID_KEY] = request_id
         note = _BROKEN_RESPONSE if progress.body_sent else ""
         report_exception(
             error, request_id=request_id, logger=self.logger, method=method, path=path, note=note
@@ -222,6 +225,12 @@ class _WSGIProgress:
             return write(data)
 
         return tracked_write
+
+
+def shared_request_id(scope: MutableMapping[str, Any]) -> str | None:
+    """The id a request-context middleware already gave this request, if any."""
+    value = scope.get(REQUEST_ID_KEY)
+    return value if isinstance(value, str) and value else None
 
 
 def _wsgi_path(environ: WSGIEnvironment) -> str:

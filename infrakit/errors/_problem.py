@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
 from infrakit.errors._core import AppError
+from infrakit.errors._json import json_safe, safe_text
 
 if TYPE_CHECKING:
     from infrakit.log import Logger
 
 __all__ = [
+    "REQUEST_ID_KEY",
     "ProblemResponse",
     "ensure_request_id",
     "log_exception",
@@ -29,12 +31,17 @@ __all__ = [
 ]
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+REQUEST_ID_KEY = "infrakit.request_id"
+"""The ASGI scope / WSGI environ key holding the request's correlation id.
+
+The request-context middleware (`infrakit.web`) sets it; the problem middlewares read it
+first, so a request has one id in its log lines, its problem body and its header.
+"""
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}\Z")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*\Z")
 _RESERVED_HEADERS = frozenset({"content-type", "content-length"})
 _PATH_SAFE = "/!$&'()*+,;=:@-._~"
-_DROPPABLE = frozenset({"details", "errors"})
 _default_logger = logging.getLogger("infrakit.errors")
 
 
@@ -82,15 +89,29 @@ def problem_from_exception(
     Returns:
         A JSON-ready dict whose `status` is the status to send.
     """
-    app_error = error if isinstance(error, AppError) else AppError()
-    problem = app_error.to_problem(instance, expose_internal=debug)
+    try:
+        problem = _problem_of(error, instance, debug)
+    except Exception:  # a subclass whose to_problem() or title fails: answer anyway
+        problem = AppError().to_problem(instance)
+    if not _sendable_status(problem.get("status")):
+        problem = {**problem, "status": 500}
     if request_id is not None:
         problem["request_id"] = request_id
+    return problem
+
+
+def _problem_of(error: BaseException, instance: str | None, debug: bool) -> dict[str, Any]:
+    app_error = error if isinstance(error, AppError) else AppError()
+    problem = dict(app_error.to_problem(instance, expose_internal=debug))
     if debug:
         problem["exception_type"] = _qualified_name(type(error))
-        problem["exception_message"] = _safe_str(error)
+        problem["exception_message"] = safe_text(error)
         problem["traceback"] = "".join(traceback.format_exception(error))
     return problem
+
+
+def _sendable_status(status: object) -> bool:
+    return type(status) is int and 400 <= status <= 599
 
 
 def problem_response(
@@ -106,7 +127,9 @@ def problem_response(
     Headers are `content-type: application/problem+json`, `content-length`, the
     request id (when given) and the error's own `headers` (`Retry-After`,
     `WWW-Authenticate`); an error header that is malformed or would replace one of
-    these is dropped.
+    these is dropped. It never raises: whatever the error carries (details nested
+    deep, values JSON cannot hold, a `__str__` that raises, secrets under sensitive
+    key names) the body is well-formed, bounded JSON with the values masked.
 
     Args:
         error: the exception to answer with.
@@ -119,6 +142,7 @@ def problem_response(
         A `ProblemResponse` whose status equals the body's `status`.
     """
     problem = problem_from_exception(error, instance=instance, debug=debug, request_id=request_id)
+    status = int(problem["status"])
     body = _encode(problem)
     reserved = _RESERVED_HEADERS | {request_id_header.lower()}
     headers = [
@@ -129,7 +153,7 @@ def problem_response(
     headers += [("content-type", PROBLEM_CONTENT_TYPE), ("content-length", str(len(body)))]
     if request_id is not None:
         headers.append((request_id_header.lower(), request_id))
-    return ProblemResponse(int(problem["status"]), tuple(headers), body)
+    return ProblemResponse(status, tuple(headers), body)
 
 
 def log_exception(
@@ -167,7 +191,33 @@ def report_exception(
     path: str,
     note: str = "",
 ) -> None:
-    """`log_exception` with an extra note (the middlewares say when a response broke)."""
+    """`log_exception` with an extra note (the middlewares say when a response broke).
+
+    A logger that fails must not cost the client its answer, nor the operator the
+    record: the record then goes to the stdlib `infrakit.errors` logger.
+    """
+    try:
+        _report(error, request_id, logger, method, path, note)
+    except Exception:
+        _default_logger.error(
+            "%s %s raised: %s%s [request_id=%s] (the configured logger failed)",
+            method,
+            path,
+            _qualified_name(type(error)),
+            note,
+            request_id,
+            exc_info=error,
+        )
+
+
+def _report(
+    error: BaseException,
+    request_id: str,
+    logger: Logger | logging.Logger | logging.LoggerAdapter[Any] | None,
+    method: str,
+    path: str,
+    note: str,
+) -> None:
     app_error = error if isinstance(error, AppError) else None
     status = 500 if app_error is None else app_error.status_code
     code = "INTERNAL_ERROR" if app_error is None else app_error.code
@@ -212,35 +262,25 @@ def status_line(status: int) -> str:
 
 
 def _encode(problem: dict[str, Any]) -> bytes:
-    """Compact UTF-8 JSON; values JSON cannot hold become their `str()`."""
-    try:
-        return _dumps(problem)
-    except (TypeError, ValueError):
-        # `details` or `errors` hold what JSON cannot (tuple keys, a cycle, NaN): the
-        # handler must answer anyway, so they are dropped (the log has the error itself).
-        return _dumps({key: value for key, value in problem.items() if key not in _DROPPABLE})
+    """Compact UTF-8 JSON of a bounded, masked copy (`json_safe`): it cannot fail.
 
-
-def _dumps(value: dict[str, Any]) -> bytes:
-    text = json.dumps(
-        value, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False
-    )
-    return text.encode()
+    A debug traceback is kept whole (only cleaned of what UTF-8 cannot encode).
+    """
+    safe = json_safe({key: value for key, value in problem.items() if key != "traceback"})
+    if isinstance(problem.get("traceback"), str):
+        safe["traceback"] = problem["traceback"].encode("utf-8", "replace").decode("utf-8")
+    return json.dumps(safe, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _error_headers(error: BaseException) -> list[tuple[str, str]]:
     if not isinstance(error, AppError):
         return []
-    return [(str(name), str(value)) for name, value in error.headers.items()]
+    try:
+        return [(safe_text(name), safe_text(value)) for name, value in error.headers.items()]
+    except Exception:  # a `headers` property that fails: send the problem without them
+        return []
 
 
 def _qualified_name(cls: type[BaseException]) -> str:
     module = cls.__module__
     return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
-
-
-def _safe_str(error: BaseException) -> str:
-    try:
-        return str(error)
-    except Exception:  # a broken __str__ must not break the error handler
-        return f"<unprintable {type(error).__name__}>"

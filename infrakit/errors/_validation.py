@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import typing
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any, TypedDict
 from urllib.parse import quote
 
-__all__ = ["FieldError", "field_errors_from", "json_pointer"]
+__all__ = ["FieldError", "field_errors_from", "json_pointer", "translate_errors"]
 
 _GENERIC_DETAIL = "Invalid value."
-# Error types whose free-text `ctx["error"]` is written by the application (a validator's
-# ValueError or assert); pydantic's own parser diagnostics may quote pieces of the input.
+MALFORMED_JSON_DETAIL = "The body is not valid JSON."
+# Error types whose free text is written by the application (a validator's ValueError or
+# assert, a PydanticCustomError) and so may quote the input in any form.
 _APPLICATION_MESSAGE_TYPES = frozenset({"value_error", "assertion_error"})
+# The placeholders of pydantic's own templates that are filled from the input rather than
+# the schema: a parser diagnostic (`found 'z' at 3`, `line 1 column 7`), a union tag.
+_INPUT_PLACEHOLDERS = ("error", "encoding_error")
 # RFC 3986 fragment characters that need no percent-encoding (besides unreserved ones).
 _FRAGMENT_SAFE = "!$&'()*+,;=:@/?"
 _MAX_INPUT_TEXTS = 200
 _MAX_DEPTH = 4
+_TOKEN = re.compile(r"[^\W_]+")
+_QUOTED = re.compile(r"'([^']+)'|\"([^\"]+)\"|`([^`]+)`")
 
 
 class FieldError(TypedDict):
@@ -38,12 +46,26 @@ def field_errors_from(error: Any) -> list[FieldError]:
 
     The `detail` is pydantic's message unless that message could carry the rejected
     input: parser diagnostics are cut to their fixed part, and a validator message that
-    contains the input value is cut the same way.
+    quotes the input, or any part of it, becomes its fixed prefix (`Value error`).
     """
-    return [
-        FieldError(pointer=json_pointer(item.get("loc", ())), detail=_safe_detail(item))
-        for item in _error_items(error)
-    ]
+    return translate_errors(error)[0]
+
+
+def translate_errors(error: Any) -> tuple[list[FieldError], bool]:
+    """`field_errors_from`, and whether an item said the body is not JSON at all.
+
+    A malformed-JSON item gets no field error: its location is a character offset
+    (FastAPI's `("body", 12)`), not a field, and its message quotes the text.
+    """
+    fields: list[FieldError] = []
+    malformed = False
+    for item in _error_items(error):
+        if item.get("type") == "json_invalid":
+            malformed = True
+            continue
+        pointer = json_pointer(item.get("loc", ()))
+        fields.append(FieldError(pointer=pointer, detail=_safe_detail(item)))
+    return fields, malformed
 
 
 def _error_items(error: Any) -> list[Mapping[str, Any]]:
@@ -56,35 +78,79 @@ def _error_items(error: Any) -> list[Mapping[str, Any]]:
 def _safe_detail(item: Mapping[str, Any]) -> str:
     message = str(item.get("msg") or _GENERIC_DETAIL)
     context = item.get("ctx")
-    diagnostic = context.get("error") if isinstance(context, Mapping) else None
-    if diagnostic is not None and item.get("type") not in _APPLICATION_MESSAGE_TYPES:
-        return _fixed_part(message, str(diagnostic))
-    if "input" in item and _echoes(message, item["input"]):
-        return _fixed_part(message, None if diagnostic is None else str(diagnostic))
+    context = context if isinstance(context, Mapping) else {}
+    if _is_application_message(item.get("type")):
+        if "input" not in item or _echoes(message, item["input"]):
+            return _fixed_part(message, _diagnostic(context, "error"))
+        return message
+    for name in _INPUT_PLACEHOLDERS:
+        diagnostic = _diagnostic(context, name)
+        if diagnostic is not None:
+            message = _fixed_part(message, diagnostic)
+    tag = _diagnostic(context, "tag")
+    if tag is not None:  # union_tag_invalid: "Input tag 'x' found using ..."
+        message = message.replace(f" '{tag}'", "", 1)
     return message
+
+
+def _is_application_message(error_type: object) -> bool:
+    """True for validator messages and for custom error types pydantic does not know."""
+    return error_type in _APPLICATION_MESSAGE_TYPES or error_type not in _known_types()
+
+
+@functools.cache
+def _known_types() -> frozenset[str]:
+    from pydantic_core.core_schema import ErrorType
+
+    return frozenset(typing.get_args(ErrorType)) - _APPLICATION_MESSAGE_TYPES
+
+
+def _diagnostic(context: Mapping[str, Any], name: str) -> str | None:
+    value = context.get(name)
+    return None if value is None else str(value)
 
 
 def _fixed_part(message: str, diagnostic: str | None) -> str:
     """The template text before the variable diagnostic (`Value error, {error}`)."""
     if not diagnostic:
-        return _GENERIC_DETAIL
+        return _application_prefix(message)
     position = message.rfind(diagnostic)
     fixed = message[:position].rstrip(" ,:") if position > 0 else ""
     return fixed or _GENERIC_DETAIL
 
 
+def _application_prefix(message: str) -> str:
+    """`Value error` / `Assertion failed` for pydantic's wrappers, else the generic text."""
+    for prefix in ("Value error", "Assertion failed"):
+        if message.startswith(prefix):
+            return prefix
+    return _GENERIC_DETAIL
+
+
 def _echoes(message: str, value: Any) -> bool:
+    """Whether `message` quotes `value` or a part of it (a word, a quoted fragment).
+
+    Errs towards cutting: a message is kept only when no leaf of the input, no word of
+    four or more characters of a leaf, no short leaf as a whole word and no quoted
+    fragment of the message taken from a leaf appears in it (case-insensitive).
+    """
     folded = message.casefold()
+    quoted = [next(part for part in match if part) for match in _QUOTED.findall(folded)]
     for text in islice(_input_texts(value, depth=0), _MAX_INPUT_TEXTS):
         needle = text.strip().casefold()
-        if not needle:
-            continue
-        if len(needle) >= 4:
-            if needle in folded:
-                return True
-        elif re.search(rf"(?<![0-9a-z]){re.escape(needle)}(?![0-9a-z])", folded):
+        if needle and _quotes(folded, quoted, needle):
             return True
     return False
+
+
+def _quotes(folded: str, quoted: list[str], needle: str) -> bool:
+    if any(fragment in needle for fragment in quoted):
+        return True
+    if len(needle) < 4:  # as a whole word only: "1" must not match "must be at least 18"
+        return re.search(rf"(?<![^\W_]){re.escape(needle)}(?![^\W_])", folded) is not None
+    if needle in folded:
+        return True
+    return any(token in folded for token in _TOKEN.findall(needle) if len(token) >= 4)
 
 
 def _input_texts(value: Any, *, depth: int) -> Iterator[str]:

@@ -49,7 +49,14 @@ def test_unprintable_exception_in_debug() -> None:
             raise RuntimeError("no")
 
     problem = problem_from_exception(UnprintableError(), debug=True)
-    assert problem["exception_message"] == "<unprintable UnprintableError>"
+    assert problem["exception_message"] == "UnprintableError()"  # its repr
+
+    class HopelessError(UnprintableError):
+        def __repr__(self) -> str:
+            raise RuntimeError("no")
+
+    problem = problem_from_exception(HopelessError(), debug=True)
+    assert problem["exception_message"] == "<unprintable HopelessError>"
 
 
 def test_response_parts() -> None:
@@ -125,17 +132,24 @@ def test_log_exception_with_a_stdlib_adapter(caplog: pytest.LogCaptureFixture) -
 
 
 @pytest.mark.parametrize(
-    "details",
-    [{("tuple", "key"): 1}, {"ratio": float("nan")}, {"self": {}}],
+    ("details", "sent"),
+    [
+        ({("a", "b"): 1}, {"('a', 'b')": 1}),
+        ({"ratio": float("nan")}, {"ratio": "nan"}),
+        ({"self": {}}, None),
+    ],
     ids=["tuple-key", "nan", "cycle"],
 )
-def test_details_json_cannot_hold_are_dropped_not_fatal(details: dict[object, object]) -> None:
+def test_details_json_cannot_hold_are_made_safe_not_fatal(
+    details: dict[object, object], sent: dict[str, object] | None
+) -> None:
     if "self" in details:
         details["self"]["again"] = details  # type: ignore[index]
     status, _, body = problem_response(ConflictError("Taken.", details=details), request_id="r")
     problem = json.loads(body, parse_constant=lambda name: pytest.fail(f"not JSON: {name}"))
     assert status == problem["status"] == 409
-    assert "details" not in problem
+    if sent is not None:
+        assert problem["details"] == sent
     assert (problem["detail"], problem["code"], problem["request_id"]) == (
         "Taken.",
         "CONFLICT",

@@ -275,3 +275,201 @@ def test_validator_echo_never_reaches_the_problem(value: str) -> None:
     # the validator's message always quotes the value, so only the fixed part may remain
     assert problem["errors"] == [{"pointer": "#/field", "detail": "Value error"}]
     assert f"refused {value}" not in json.dumps(problem, ensure_ascii=False)
+
+
+def details_of(model: type[pydantic.BaseModel], data: Any, *, json_text: bool = False) -> Any:
+    validate = model.model_validate_json if json_text else model.model_validate
+    with pytest.raises(pydantic.ValidationError) as caught:
+        validate(data)
+    error = ValidationError.from_pydantic(caught.value)
+    body = problem_response(error).body.decode()
+    return error, body
+
+
+class Quoting(pydantic.BaseModel):
+    """Validators that quote their input whole, in part, transformed or escaped."""
+
+    whole: str = "ok"
+    domain: str = "a@ok.org"
+    shouted: str = "ok"
+    escaped: str = "ok"
+    prefix: str = "ok"
+
+    @pydantic.field_validator("whole")
+    @classmethod
+    def refuse_whole(cls, value: str) -> str:
+        raise ValueError(f"{value} is taken")
+
+    @pydantic.field_validator("domain")
+    @classmethod
+    def refuse_domain(cls, value: str) -> str:
+        raise ValueError(f"domain {value.split('@')[1]} is not allowed")
+
+    @pydantic.field_validator("shouted")
+    @classmethod
+    def refuse_shouted(cls, value: str) -> str:
+        raise ValueError(f"{value.upper()} is reserved")
+
+    @pydantic.field_validator("escaped")
+    @classmethod
+    def refuse_escaped(cls, value: str) -> str:
+        raise ValueError(f"bad name {value!r}")
+
+    @pydantic.field_validator("prefix")
+    @classmethod
+    def refuse_prefix(cls, value: str) -> str:
+        raise ValueError(f"must not start with {value[:1]!r}")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("whole", SECRET),
+        ("domain", "someone@hunter2corp.example"),
+        ("shouted", "hunter2corp"),
+        ("escaped", "hunter2\ncorp"),
+        ("prefix", "#hunter2"),
+    ],
+)
+def test_validator_messages_quoting_any_part_of_the_input_are_cut(field: str, value: str) -> None:
+    error, body = details_of(Quoting, {field: value})
+    (item,) = [item for item in error.errors if item["pointer"] == f"#/{field}"]
+    assert item["detail"] == "Value error"
+    for fragment in ("hunter2", "HUNTER2", "corp", "#"):
+        assert fragment not in item["detail"]
+    assert "hunter2" not in body.casefold()
+
+
+def test_custom_error_types_are_treated_as_application_messages() -> None:
+    import pydantic_core
+
+    class Coupon(pydantic.BaseModel):
+        code: str
+        count: int = 0
+
+        @pydantic.field_validator("code")
+        @classmethod
+        def known(cls, value: str) -> str:
+            raise pydantic_core.PydanticCustomError(
+                "coupon", "coupon {code} expired", {"code": value}
+            )
+
+        @pydantic.field_validator("count")
+        @classmethod
+        def small(cls, value: int) -> int:
+            raise pydantic_core.PydanticCustomError("too_many", "at most 3 coupons")
+
+    error, body = details_of(Coupon, {"code": SECRET, "count": 9})
+    assert [item["detail"] for item in error.errors] == ["Invalid value.", "at most 3 coupons"]
+    assert SECRET not in body
+
+
+def test_schema_messages_are_kept_and_parser_diagnostics_cut() -> None:
+    class Tagged(pydantic.BaseModel):
+        kind: Literal["cat"]
+
+    class Other(pydantic.BaseModel):
+        kind: Literal["dog"]
+
+    class Form(pydantic.BaseModel):
+        zip_code: str = pydantic.Field(pattern=r"^\d{5}$")
+        role: Literal["admin", "user"]
+        site: pydantic.HttpUrl
+        token: uuid.UUID
+        born: datetime.date
+        level: int = pydantic.Field(gt=18)
+        pet: Tagged | Other = pydantic.Field(discriminator="kind")
+
+    error, body = details_of(
+        Form,
+        {
+            "zip_code": "hunter2",
+            "role": "hunter2",
+            "site": "http://hunter2 corp/",
+            "token": "hunter2",
+            "born": "hunter2",
+            "level": 18,
+            "pet": {"kind": "hunter2"},
+        },
+    )
+    assert {item["pointer"]: item["detail"] for item in error.errors} == {
+        "#/zip_code": "String should match pattern '^\\d{5}$'",
+        "#/role": "Input should be 'admin' or 'user'",
+        "#/site": "Input should be a valid URL",
+        "#/token": "Input should be a valid UUID",
+        "#/born": "Input should be a valid date or datetime",
+        "#/level": "Input should be greater than 18",  # the schema's 18, kept
+        "#/pet": (
+            "Input tag found using 'kind' does not match any of the expected tags: 'cat', 'dog'"
+        ),
+    }
+    assert "hunter2" not in body
+
+
+@pytest.mark.parametrize(
+    "text", ['{"email": ', '{"email": "a@b.c",}', "not json at all hunter2", "[1, 2", "\x00"]
+)
+def test_malformed_json_gets_a_pointer_free_error(text: str) -> None:
+    class Body(pydantic.BaseModel):
+        email: str
+
+    error, body = details_of(Body, text, json_text=True)
+    assert error.errors == ()
+    problem = json.loads(body)
+    assert (problem["status"], problem["detail"], problem["errors"]) == (
+        422,
+        "The body is not valid JSON.",
+        [],
+    )
+    for leak in ("line", "column", "hunter2", "EOF"):
+        assert leak not in body
+
+
+def test_framework_json_errors_with_a_character_offset_get_no_pointer() -> None:
+    class FrameworkError(Exception):
+        """FastAPI's RequestValidationError for a malformed body: loc is an offset."""
+
+        def errors(self) -> list[dict[str, Any]]:
+            return [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", 17),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": "Expecting ',' delimiter"},
+                }
+            ]
+
+    error = ValidationError.from_pydantic(FrameworkError())
+    assert error.errors == ()
+    assert error.to_problem()["detail"] == "The body is not valid JSON."
+    assert ValidationError.from_pydantic(FrameworkError(), "Bad body.").message == "Bad body."
+
+
+@pytest.mark.parametrize(
+    ("location", "pointer"),
+    [
+        (("body", "email"), "#/body/email"),
+        (("items", 0, "name"), "#/items/0/name"),
+        (("a~b",), "#/a~0b"),
+        (("a/b",), "#/a~1b"),
+        (("~/",), "#/~0~1"),
+        (("~1",), "#/~01"),
+        (("",), "#/"),
+        ((), "#"),
+        (("é",), "#/%C3%A9"),
+        (("a#b", "c%d"), "#/a%23b/c%25d"),
+    ],
+)
+def test_json_pointer_is_rfc_6901_in_fragment_form(location: Any, pointer: str) -> None:
+    from infrakit.errors import json_pointer
+
+    assert json_pointer(location) == pointer
+
+
+def test_pydantic_locations_with_special_keys_use_the_same_pointer() -> None:
+    class Loose(pydantic.BaseModel):
+        values: dict[str, int]
+
+    error, _ = details_of(Loose, {"values": {"~1": "x", "a/b": "y"}})
+    assert [item["pointer"] for item in error.errors] == ["#/values/~01", "#/values/a~1b"]
