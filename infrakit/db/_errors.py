@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infrakit.errors import ConflictError, DatabaseError, ValidationError
+from infrakit.errors import ConflictError, DatabaseError, ValidationError, json_pointer
 
 __all__ = [
     "CheckViolationError",
@@ -149,7 +149,7 @@ def translate_error(error: Exception) -> DatabaseError:
         else:
             error_class = DatabaseError
     if error_class is NotNullViolationError and "column" in details:
-        pointer = "/" + str(details["column"])
+        pointer = json_pointer([str(details["column"])])
         return NotNullViolationError(
             _message(error_class, details),
             details=details,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infrakit.db._errors import MigrationError
-from infrakit.errors import ValidationError
+from infrakit.errors import ValidationError, json_pointer
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -62,7 +62,9 @@ def _ledger_name(table: str, schema: str | None) -> tuple[Any, str]:
         if value is not None and not _IDENTIFIER.fullmatch(value):
             raise ValidationError(
                 "The migrations table and schema must be plain SQL identifiers.",
-                errors=[{"pointer": "/table", "detail": "not a valid SQL identifier"}],
+                errors=[
+                    {"pointer": json_pointer(["table"]), "detail": "not a valid SQL identifier"}
+                ],
             )
     parts = (schema, table) if schema else (table,)
     return sql.Identifier(*parts), ".".join(parts)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
-from infrakit.errors import ValidationError
+from infrakit.errors import ValidationError, json_pointer
 
 if TYPE_CHECKING:
     from infrakit.db._executor import Executor
@@ -29,23 +29,38 @@ _FRAGMENT_TOKEN = re.compile(r"%%|%s|%")
 _DIRECTIONS = {"ASC": "asc", "DESC": "desc"}
 
 
-def _invalid(pointer: str, detail: str) -> ValidationError:
+def _invalid(clause: str, detail: str) -> ValidationError:
+    """A `ValidationError` pointing at the builder method (`#/order_by`), never the value."""
     return ValidationError(
-        f"Invalid query: {detail}.", errors=[{"pointer": pointer, "detail": detail}]
+        f"Invalid query: {detail}.",
+        errors=[{"pointer": json_pointer([clause]), "detail": detail}],
     )
 
 
-def _name(value: object, pointer: str, *, max_parts: int = 2) -> list[str]:
+def _name(value: object, clause: str, *, max_parts: int = 2) -> list[str]:
     """Split `schema.table` / `table.column`, refusing anything but plain identifiers."""
     parts = value.split(".") if isinstance(value, str) else []
     if not parts or len(parts) > max_parts or not all(_IDENTIFIER.fullmatch(p) for p in parts):
-        raise _invalid(pointer, "not a valid SQL identifier")
+        raise _invalid(clause, "not a valid SQL identifier")
     return parts
 
 
-def _count(value: object, pointer: str) -> int:
+def _column(value: object, clause: str) -> None:
+    """A column reference: `column`, `table.column` or `schema.table.column`."""
+    _name(value, clause, max_parts=3)
+
+
+def _columns(value: str | Sequence[str], clause: str) -> tuple[str, ...]:
+    """One column name, or a list of them: a string is one name, never its characters."""
+    names = (value,) if isinstance(value, str) else tuple(value)
+    for name in names:
+        _name(name, clause, max_parts=1)
+    return names
+
+
+def _count(value: object, clause: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise _invalid(pointer, "must be a non-negative integer")
+        raise _invalid(clause, "must be a non-negative integer")
     return value
 
 
@@ -83,16 +98,16 @@ class _Parameters:
             if token == "%%":
                 return token
             if token == "%":
-                raise _invalid("/where", "use %s placeholders and %% for a literal percent")
+                raise _invalid("where", "use %s placeholders and %% for a literal percent")
             try:
                 value = next(supplied)
             except StopIteration:
-                raise _invalid("/where", "fewer values than %s placeholders") from None
+                raise _invalid("where", "fewer values than %s placeholders") from None
             return str(self.add(value).placeholder)
 
         text = _FRAGMENT_TOKEN.sub(substitute, sql)
         if next(supplied, _END) is not _END:
-            raise _invalid("/where", "more values than %s placeholders")
+            raise _invalid("where", "more values than %s placeholders")
         return text
 
     def ordered(self, sql: str) -> tuple[str, tuple[Any, ...]]:
@@ -137,7 +152,7 @@ class QueryBuilder:
     """
 
     def __init__(self, executor: Executor, table: str, state: _State | None = None) -> None:
-        _name(table, "/table")
+        _name(table, "table")
         self._executor = executor
         self._state = state or _State(table=table)
 
@@ -147,10 +162,11 @@ class QueryBuilder:
     # -- building ---------------------------------------------------------------------
 
     def select(self, columns: Sequence[str] | str = "*") -> QueryBuilder:
+        """The columns to return; each may be qualified (`users.id`, `app.users.id`)."""
         names = (columns,) if isinstance(columns, str) else tuple(columns)
         for name in names:
             if name != "*":
-                _name(name, "/select")
+                _column(name, "select")
         return self._with(action="select", columns=names or ("*",))
 
     def where(self, condition: str | None = None, /, *values: Any, **equals: Any) -> QueryBuilder:
@@ -159,63 +175,64 @@ class QueryBuilder:
         `column=None` becomes `column IS NULL`.
         """
         if condition is not None and not isinstance(condition, str):
-            raise _invalid("/where", "the condition must be a SQL fragment string")
+            raise _invalid("where", "the condition must be a SQL fragment string")
         added = [_Condition("raw", condition, values)] if condition is not None else []
         if condition is None and values:
-            raise _invalid("/where", "values given without a SQL fragment")
+            raise _invalid("where", "values given without a SQL fragment")
         for column, value in equals.items():
-            _name(column, "/where")
+            _column(column, "where")
             added.append(_Condition("equals", column, (value,)))
         return self._with(conditions=self._state.conditions + tuple(added))
 
     def where_in(self, column: str, values: Sequence[Any]) -> QueryBuilder:
         """`column IN (...)`; an empty sequence matches no row."""
-        _name(column, "/where_in")
+        _column(column, "where_in")
         if isinstance(values, str | bytes) or not isinstance(values, Sequence):
-            raise _invalid("/where_in", "values must be a list or tuple, not a single value")
+            raise _invalid("where_in", "values must be a list or tuple, not a single value")
         condition = _Condition("in", column, tuple(values))
         return self._with(conditions=(*self._state.conditions, condition))
 
     def join(self, table: str, left: str, right: str, *, kind: JoinKind = "inner") -> QueryBuilder:
         """`JOIN table ON left = right`, e.g. `join("orders", "orders.user_id", "users.id")`."""
-        _name(table, "/join")
-        _name(left, "/join")
-        _name(right, "/join")
+        _name(table, "join")
+        _column(left, "join")
+        _column(right, "join")
         if kind not in ("inner", "left", "right", "full"):
-            raise _invalid("/join", "kind must be inner, left, right or full")
+            raise _invalid("join", "kind must be inner, left, right or full")
         return self._with(joins=(*self._state.joins, (table, left, right, kind)))
 
     def order_by(self, column: str, direction: str = "ASC") -> QueryBuilder:
-        _name(column, "/order_by")
+        """Sort by `column` (qualified or not, like `select`), ascending or descending."""
+        _column(column, "order_by")
         normalised = direction.upper() if isinstance(direction, str) else ""
         if normalised not in _DIRECTIONS:
-            raise _invalid("/order_by", "direction must be ASC or DESC")
+            raise _invalid("order_by", "direction must be ASC or DESC")
         return self._with(orders=(*self._state.orders, (column, normalised)))
 
     def limit(self, count: int) -> QueryBuilder:
-        return self._with(limit=_count(count, "/limit"))
+        return self._with(limit=_count(count, "limit"))
 
     def offset(self, count: int) -> QueryBuilder:
-        return self._with(offset=_count(count, "/offset"))
+        return self._with(offset=_count(count, "offset"))
 
     def insert(self, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> QueryBuilder:
         """Insert one row (a mapping) or several with the same columns."""
         batch = (rows,) if isinstance(rows, Mapping) else tuple(rows)
         if not batch or not batch[0]:
-            raise _invalid("/insert", "nothing to insert")
+            raise _invalid("insert", "nothing to insert")
         keys = list(batch[0])
         for column in keys:
-            _name(column, "/insert", max_parts=1)
+            _name(column, "insert", max_parts=1)
         if any(list(row) != keys for row in batch):
-            raise _invalid("/insert", "every row needs the same columns in the same order")
+            raise _invalid("insert", "every row needs the same columns in the same order")
         return self._with(action="insert", rows=batch)
 
     def update(self, values: Mapping[str, Any], *, all_rows: bool = False) -> QueryBuilder:
         """`UPDATE ... SET`; without a `where`, refuses to run unless `all_rows=True`."""
         if not values:
-            raise _invalid("/update", "nothing to update")
+            raise _invalid("update", "nothing to update")
         for column in values:
-            _name(column, "/update", max_parts=1)
+            _name(column, "update", max_parts=1)
         return self._with(action="update", rows=(dict(values),), all_rows=all_rows)
 
     def delete(self, *, all_rows: bool = False) -> QueryBuilder:
@@ -225,23 +242,28 @@ class QueryBuilder:
     def returning(self, *columns: str) -> QueryBuilder:
         for column in columns:
             if column != "*":
-                _name(column, "/returning", max_parts=1)
+                _name(column, "returning", max_parts=1)
         return self._with(returning=columns)
 
     def on_conflict(
-        self, *columns: str, update: Sequence[str] | Mapping[str, Any] | None = None
+        self, *columns: str, update: str | Sequence[str] | Mapping[str, Any] | None = None
     ) -> QueryBuilder:
         """`ON CONFLICT (columns) DO NOTHING`, or `DO UPDATE` of the named columns.
 
-        `update=["name"]` sets `name = EXCLUDED.name`; `update={"hits": 0}` sets values.
+        `update="name"` or `update=["name"]` sets `name = EXCLUDED.name` (a string is one
+        column, never split into characters); `update={"hits": 0}` sets values.
         """
-        for column in (*columns, *(update or ())):
-            _name(column, "/on_conflict", max_parts=1)
-        if update is not None and not columns:
-            raise _invalid("/on_conflict", "DO UPDATE needs the conflicting columns")
-        if update is not None and not update:
-            raise _invalid("/on_conflict", "nothing to update; pass update=None for DO NOTHING")
-        chosen = update if update is None or isinstance(update, Mapping) else tuple(update)
+        _columns(columns, "on_conflict")
+        chosen: tuple[str, ...] | Mapping[str, Any] | None = None
+        if isinstance(update, Mapping):
+            _columns(tuple(update), "on_conflict")
+            chosen = update
+        elif update is not None:
+            chosen = _columns(update, "on_conflict")
+        if chosen is not None and not columns:
+            raise _invalid("on_conflict", "DO UPDATE needs the conflicting columns")
+        if chosen is not None and not chosen:
+            raise _invalid("on_conflict", "nothing to update; pass update=None for DO NOTHING")
         return self._with(conflict=_Conflict(tuple(columns), chosen))
 
     # -- rendering --------------------------------------------------------------------
@@ -256,13 +278,13 @@ class QueryBuilder:
     def _count_sql(self) -> tuple[str, tuple[Any, ...]]:
         from infrakit.db._render import render_count
 
-        self._require_select("/count")
+        self._require_select("count")
         parameters = _Parameters()
         return parameters.ordered(render_count(self._state, parameters))
 
-    def _require_select(self, pointer: str) -> None:
+    def _require_select(self, clause: str) -> None:
         if self._state.action != "select":
-            raise _invalid(pointer, f"needs a select, not {self._state.action}")
+            raise _invalid(clause, f"needs a select, not {self._state.action}")
 
     # -- running ----------------------------------------------------------------------
 
@@ -301,7 +323,7 @@ class QueryBuilder:
 
     async def exists(self) -> bool:
         """Whether any row matches (a select builder only, like `count()`)."""
-        self._require_select("/exists")
+        self._require_select("exists")
         sql, params = self.select("*").limit(1).to_sql()
         return bool(await self._executor.fetch_value(f"SELECT EXISTS ({sql})", params))
 

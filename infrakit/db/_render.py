@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from infrakit.errors import ValidationError, import_optional
+from infrakit.errors import ValidationError, import_optional, json_pointer
 
 if TYPE_CHECKING:
     from infrakit.db._query_builder import _Condition, _Parameters, _State
@@ -37,9 +37,26 @@ def _table(name: str) -> Any:
     return pypika.Table(table, schema=schema or None)
 
 
+class _QualifiedColumn(terms.Term):  # type: ignore[misc]
+    """`"schema"."table"."column"`, always written whole.
+
+    pypika drops a field's table when the query has one table (and cannot name a
+    schema at all), so `select(["orders.total"])` would silently read `users.total`.
+    The parts are checked identifiers, so quoting them cannot break out.
+    """
+
+    def __init__(self, parts: list[str]) -> None:
+        super().__init__()
+        self.parts = parts
+
+    def get_sql(self, quote_char: str | None = '"', **kwargs: Any) -> str:
+        quote = quote_char or ""
+        return ".".join(f"{quote}{part}{quote}" for part in self.parts)
+
+
 def _field(name: str) -> Any:
-    qualifier, _, column = name.rpartition(".")
-    return pypika.Field(column, table=pypika.Table(qualifier) if qualifier else None)
+    parts = name.split(".")
+    return pypika.Field(name) if len(parts) == 1 else _QualifiedColumn(parts)
 
 
 def _criterion(condition: _Condition, parameters: _Parameters) -> Any:
@@ -74,7 +91,12 @@ def _refuse_unused_clauses(state: _State) -> None:
         if unused:
             raise ValidationError(
                 f"Invalid query: {clause}() does not apply to {state.action}.",
-                errors=[{"pointer": f"/{clause}", "detail": f"not supported by {state.action}"}],
+                errors=[
+                    {
+                        "pointer": json_pointer([clause]),
+                        "detail": f"not supported by {state.action}",
+                    }
+                ],
             )
 
 
@@ -103,7 +125,7 @@ def _base(state: _State, parameters: _Parameters) -> Any:
     if state.action in ("update", "delete") and not state.conditions and not state.all_rows:
         raise ValidationError(
             f"Refusing to {state.action} every row without a where(); pass all_rows=True.",
-            errors=[{"pointer": f"/{state.action}", "detail": "no where() condition"}],
+            errors=[{"pointer": json_pointer([state.action]), "detail": "no where() condition"}],
         )
     return builder
 

@@ -245,3 +245,57 @@ async def test_arbitrary_text_round_trips(db: Database, make_table: TableFactory
 
     await asyncio.to_thread(check)
     assert await rows.count() >= 1
+
+
+@pytest.mark.parametrize(
+    ("update", "expected"),
+    [
+        ("email", 'DO UPDATE SET "email"=EXCLUDED."email"'),
+        (["email"], 'DO UPDATE SET "email"=EXCLUDED."email"'),
+        (("email", "name"), 'DO UPDATE SET "email"=EXCLUDED."email","name"=EXCLUDED."name"'),
+    ],
+)
+def test_on_conflict_update_takes_a_string_as_one_column(
+    update: str | list[str] | tuple[str, ...], expected: str
+) -> None:
+    sql, _ = (
+        builder().insert({"name": "n", "email": "e"}).on_conflict("name", update=update).to_sql()
+    )
+    assert sql.endswith(f'ON CONFLICT ("name") {expected}')
+
+
+@pytest.mark.parametrize(
+    ("column", "rendered"),
+    [
+        ("orders.total", '"orders"."total"'),
+        ("app.orders.total", '"app"."orders"."total"'),
+        ("users.id", '"users"."id"'),
+        ("id", '"id"'),
+    ],
+)
+def test_select_and_order_by_keep_their_qualifiers(column: str, rendered: str) -> None:
+    sql, _ = builder("app.users").select([column]).order_by(column, "DESC").to_sql()
+    assert sql == f'SELECT {rendered} FROM "app"."users" ORDER BY {rendered} DESC'
+    sql, params = builder().where(**{column: 1}).where_in(column, [2]).to_sql()
+    assert sql == f'SELECT * FROM "users" WHERE {rendered}=%s AND {rendered} IN (%s)'
+    assert params == (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("make", "pointer"),
+    [
+        (lambda: builder().order_by("a b"), "#/order_by"),
+        (lambda: builder().order_by("a", "sideways"), "#/order_by"),
+        (lambda: builder().select(["a.b.c.d"]), "#/select"),
+        (lambda: builder().limit(-1), "#/limit"),
+        (lambda: builder().insert({"a": 1}).on_conflict("a", update="b c"), "#/on_conflict"),
+        (lambda: builder().insert({"a": 1}).on_conflict("a", update=""), "#/on_conflict"),
+        (lambda: builder().delete().to_sql(), "#/delete"),
+        (lambda: builder().update({"a": 1}).where(a=1).limit(1).to_sql(), "#/limit"),
+        (lambda: builder().where("a = %s").to_sql(), "#/where"),
+    ],
+)
+def test_validation_pointers_use_the_shared_format(make: object, pointer: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        make()  # type: ignore[operator]
+    assert [item["pointer"] for item in caught.value.errors] == [pointer]
