@@ -257,7 +257,8 @@ def register_secret(value: str) -> None:
     global _version
     if not isinstance(value, str) or len(value) < MIN_REGISTERED_LENGTH:
         return
-    forms = {value, json.dumps(value)[1:-1]}
+    # The raw text, and its escaped forms inside a JSON string (ASCII-escaped or not).
+    forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
     with _lock:
         if forms <= _registered:
             return

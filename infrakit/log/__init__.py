@@ -1,12 +1,14 @@
-"""Structured logging on loguru: hierarchical levels, context, redaction, fast JSON.
+"""Structured logging: hierarchical levels, context, redaction, value masking, fast JSON.
 
 Only the names in `__all__` are public; see `docs/log.md`.
 """
 
+from infrakit._internal.secrets import register_secret
 from infrakit.log._configure import configure_logging, shutdown_logging
 from infrakit.log._entry import LogEntry
 from infrakit.log._file import FileTransport
 from infrakit.log._logger import get_logger, log_context
+from infrakit.log._loguru import intercept_loguru
 from infrakit.log._protocol import Logger, LogTransport
 from infrakit.log._queue import QueuedTransport
 from infrakit.log._render import render_json, render_pretty
@@ -23,8 +25,10 @@ __all__ = [
     "QueuedTransport",
     "configure_logging",
     "get_logger",
+    "intercept_loguru",
     "intercept_stdlib",
     "log_context",
+    "register_secret",
     "render_json",
     "render_pretty",
     "shutdown_logging",

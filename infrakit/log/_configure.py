@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import atexit
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, Any, Literal
 
 from infrakit.errors import ConfigurationError
 from infrakit.log._entry import level_number
 from infrakit.log._file import FileTransport
-from infrakit.log._pipeline import STATE, Pipeline, call_optional, default_pipeline
+from infrakit.log._loguru import intercept_loguru, restore_loguru
+from infrakit.log._pipeline import (
+    DEFAULT_CLOSE_TIMEOUT,
+    STATE,
+    Pipeline,
+    call_optional,
+    default_pipeline,
+    report_unwritten,
+)
 from infrakit.log._protocol import LogTransport
 from infrakit.log._queue import Overflow, QueuedTransport
-from infrakit.log._redact import DEFAULT_SENSITIVE_KEYS, Redactor
+from infrakit.log._redact import Redactor
 from infrakit.log._render import render_json, render_pretty
 from infrakit.log._stdlib import intercept_stdlib, restore_stdlib
 from infrakit.log._stream import CallableTransport, ConsoleTransport, JsonTransport
@@ -35,11 +44,14 @@ def configure_logging(
     overflow: Overflow = "drop",
     redact_keys: Iterable[str] = (),
     stdlib: bool = False,
+    loguru: bool = False,
+    close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
 ) -> None:
     """Replace the logging pipeline for the whole process; safe to call again.
 
     Every existing logger picks up its new level at once (thresholds are recomputed
-    here, never on the logging path). The previous transports are flushed and closed.
+    here, never on the logging path). The previous transports are flushed and closed
+    in the background, so a slow sink never makes this call wait.
 
     Args:
         level: the minimum level for names `levels` does not cover.
@@ -54,52 +66,86 @@ def configure_logging(
         non_blocking: wrap every sink in a `QueuedTransport` (bounded queue, one thread).
         queue_size: bound of each queue in non-blocking mode.
         overflow: `"drop"` (count and discard when full) or `"block"` (wait for room).
-        redact_keys: extra key fragments to mask, added to the defaults.
+        redact_keys: extra key fragments to mask (substrings), added to the shared list
+            of sensitive names.
         stdlib: also call `intercept_stdlib()`.
+        loguru: also call `intercept_loguru()`.
+        close_timeout: how long `shutdown_logging()` (and so the exit) waits for the
+            sinks before it gives up on the records they have not written.
 
     Raises:
-        ConfigurationError: an unknown level, format, overflow policy or sink type.
+        ConfigurationError: an unknown level, format, overflow policy or sink type, or a
+            negative `close_timeout`.
     """
     if format not in ("pretty", "json"):
         raise ConfigurationError(f"Unknown log format {format!r}; expected 'pretty' or 'json'")
     if overflow not in ("drop", "block") or queue_size <= 0:
         raise ConfigurationError("overflow must be 'drop' or 'block' and queue_size positive")
+    if not close_timeout >= 0:  # NaN included
+        raise ConfigurationError("close_timeout must be a number of seconds, 0 or more")
     threshold = level_number(level)
     thresholds = {name: level_number(value) for name, value in (levels or {}).items()}
     transports = _transports(sinks if sinks is not None else [None], format)
     if non_blocking:
-        transports = [
-            sink
-            if isinstance(sink, QueuedTransport)
-            else QueuedTransport(sink, max_size=queue_size, overflow=overflow)
-            for sink in transports
-        ]
+        transports = _queued(transports, queue_size, overflow)
     pipeline = Pipeline(
         transports,
         level=threshold,
         levels=thresholds,
-        redactor=Redactor((*DEFAULT_SENSITIVE_KEYS, *redact_keys)),
+        redactor=Redactor(redact_keys),
+        close_timeout=close_timeout,
     )
-    reused = _reused(pipeline.transports)
     previous = STATE.install(pipeline)
-    for transport in previous.transports:
-        if isinstance(transport, QueuedTransport) and transport.transport in reused:
-            transport._detach()  # its sink is passed again: the new pipeline writes to it
-    previous.close(keep=reused)
+    STATE.retire(previous, keep=_reused(pipeline.transports))
     _register_atexit()
     if stdlib:
         intercept_stdlib()
+    if loguru:
+        intercept_loguru()
 
 
-def shutdown_logging() -> None:
-    """Flush and close every transport (queued records included), undo `intercept_stdlib`,
-    and return to the default pipeline (pretty lines on stderr at INFO).
+def shutdown_logging(timeout: float | None = None) -> int:
+    """Flush and close every transport (queued records included), undo `intercept_stdlib`
+    and `intercept_loguru`, and return to the default pipeline (pretty lines on stderr at
+    INFO).
 
-    Registered with `atexit` by `configure_logging`; call it yourself at the end of a
-    worker or a test. Logging after it still works, through the default pipeline.
+    Bounded: after `timeout` seconds (default: the `close_timeout` given to
+    `configure_logging`) a sink that has not returned is given up, and what it did not
+    write is said on stderr and returned. Registered with `atexit` by
+    `configure_logging`; call it yourself at the end of a worker or a test. Logging after
+    it still works, through the default pipeline.
+
+    Returns:
+        How many queued records could not be written.
     """
     restore_stdlib()
-    STATE.install(default_pipeline()).close()
+    restore_loguru()
+    previous = STATE.install(default_pipeline())
+    timeout = previous.close_timeout if timeout is None else timeout
+    deadline = time.monotonic() + timeout
+    unwritten = previous.close(timeout=timeout)
+    if not STATE.wait_retired(deadline):
+        report_unwritten(0, ["an earlier configuration's transport"], timeout)
+    return unwritten
+
+
+def _queued(
+    transports: list[LogTransport], queue_size: int, overflow: Overflow
+) -> list[LogTransport]:
+    """Wrap each sink in a queue; a sink already queued the same way by the current
+    pipeline keeps its queue, so reconfiguring neither waits for it nor reorders it."""
+    current = {
+        id(transport.transport): transport
+        for transport in STATE.pipeline.transports
+        if isinstance(transport, QueuedTransport)
+        and (transport.max_size, transport.overflow) == (queue_size, overflow)
+    }
+    return [
+        sink
+        if isinstance(sink, QueuedTransport)
+        else current.get(id(sink)) or QueuedTransport(sink, max_size=queue_size, overflow=overflow)
+        for sink in transports
+    ]
 
 
 def _reused(transports: Iterable[LogTransport]) -> list[LogTransport]:

@@ -84,18 +84,36 @@ class LogEntry:
         return dt.datetime.fromtimestamp(self.time, tz=dt.UTC)
 
 
+def unprintable(value: object) -> str:
+    """The placeholder written instead of a value that cannot be inspected or printed."""
+    try:
+        name = type(value).__qualname__
+    except Exception:  # a type whose name is itself broken
+        name = "object"
+    return f"<unprintable {name}>"
+
+
+def safe_str(value: object) -> str:
+    """`str(value)`, or a placeholder when its `__str__` raises (logging never fails)."""
+    try:
+        return str(value)
+    except Exception:
+        return unprintable(value)
+
+
 def exception_fields(error: BaseException) -> dict[str, str]:
     """The `exception` object of a record: type, message and traceback text.
 
     The traceback comes from `traceback.format_exception`, which never renders local
     variables (unlike loguru's `diagnose=True`), so secrets held in locals cannot leak.
+    An exception whose `__str__` raises still gets its type and traceback.
     """
     error_type = type(error)
     qualified = error_type.__qualname__
     if error_type.__module__ not in ("builtins", "__main__"):
         qualified = f"{error_type.__module__}.{qualified}"
-    return {
-        "type": qualified,
-        "message": str(error),
-        "traceback": "".join(traceback.format_exception(error)),
-    }
+    try:
+        trace = "".join(traceback.format_exception(error))
+    except Exception:  # a traceback object that cannot be walked
+        trace = f"{qualified}: {safe_str(error)}\n"
+    return {"type": qualified, "message": safe_str(error), "traceback": trace}

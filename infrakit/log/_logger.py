@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from time import time as _now
 from typing import Any
 
-from infrakit.log._entry import EMPTY, LogEntry, level_name, level_number
+from infrakit.log._entry import EMPTY, LogEntry, level_name, level_number, safe_str
 from infrakit.log._pipeline import STATE, Pipeline
 
 RESERVED_KEYS = frozenset({"time", "level", "logger", "message", "exception"})
@@ -131,7 +131,7 @@ class StructuredLogger:
                 level,
                 number,
                 self._name,
-                str(message),
+                message if type(message) is str else safe_str(message),
                 context,
                 metadata,
                 exception,

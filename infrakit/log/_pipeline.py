@@ -5,15 +5,19 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from infrakit.log._entry import INFO, LogEntry
-from infrakit.log._redact import DEFAULT_SENSITIVE_KEYS, Redactor
+from infrakit.log._entry import INFO, LogEntry, safe_str
+from infrakit.log._redact import Redactor
 
 if TYPE_CHECKING:
     from infrakit.log._protocol import LogTransport
+
+DEFAULT_CLOSE_TIMEOUT = 5.0
+"""Seconds `shutdown_logging` (and so the exit) waits for the sinks before giving up."""
 
 
 class Pipeline:
@@ -31,11 +35,13 @@ class Pipeline:
         level: int = INFO,
         levels: Mapping[str, int] | None = None,
         redactor: Redactor | None = None,
+        close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
     ) -> None:
         self.transports: tuple[LogTransport, ...] = tuple(transports)
         self.level = level
         self.levels: dict[str, int] = dict(levels or {})
-        self.redactor = redactor or Redactor(DEFAULT_SENSITIVE_KEYS)
+        self.redactor = redactor or Redactor()
+        self.close_timeout = close_timeout
         self._threshold_cache: dict[str, int] = {}
 
     def threshold(self, name: str) -> int:
@@ -68,25 +74,95 @@ class Pipeline:
         for transport in self.transports:
             call_optional(transport, "flush")
 
-    def close(self, keep: Iterable[LogTransport] = ()) -> None:
-        """Flush every transport and close those the next pipeline does not reuse."""
-        kept = {id(transport) for transport in keep}
-        for transport in self.transports:
-            call_optional(transport, "flush")
-            if id(transport) not in kept:
-                call_optional(transport, "close")
+    def close(self, keep: Iterable[LogTransport] = (), timeout: float | None = None) -> int:
+        """Flush and close every transport the next pipeline does not reuse, all at once
+        and for at most `timeout` seconds (default: `close_timeout`); a transport
+        still busy then is given up and said on stderr.
+
+        Returns:
+            How many queued records could not be written.
+        """
+        timeout = self.close_timeout if timeout is None else timeout
+        kept = frozenset(id(transport) for transport in keep)
+        retirements = [
+            _Retirement(transport, kept, timeout)
+            for transport in self.transports
+            if id(transport) not in kept
+        ]
+        deadline = time.monotonic() + timeout
+        for retirement in retirements:
+            retirement.join(max(0.0, deadline - time.monotonic()))
+        given_up = [(retirement.transport, retirement.unwritten()) for retirement in retirements]
+        stuck = [
+            transport
+            for (transport, count), retirement in zip(given_up, retirements, strict=True)
+            if count or retirement.is_alive()
+        ]
+        unwritten = sum(count for _, count in given_up)
+        if stuck:
+            report_unwritten(unwritten, stuck, timeout)
+        return unwritten
+
+
+class _Retirement(threading.Thread):
+    """Flushes and closes one transport in its own thread, so the caller can stop waiting."""
+
+    def __init__(self, transport: LogTransport, kept: frozenset[int], timeout: float) -> None:
+        super().__init__(name=f"infrakit-log-close-{type(transport).__name__}", daemon=True)
+        self.transport = transport
+        self._kept = kept
+        self._timeout = timeout
+        self._given_up: int | None = None
+        self.start()
+
+    def run(self) -> None:
+        retire: Callable[..., int] | None = getattr(self.transport, "_retire", None)
+        if retire is not None:  # a QueuedTransport: it bounds its own wait
+            wrapped = id(getattr(self.transport, "transport", None))
+            close = wrapped not in self._kept  # a sink passed again stays open
+            self._given_up = retire(close_transport=close, timeout=self._timeout)
+            return
+        call_optional(self.transport, "flush")
+        call_optional(self.transport, "close")
+        self._given_up = 0
+
+    def unwritten(self) -> int:
+        if self._given_up is not None:
+            return self._given_up
+        pending = getattr(self.transport, "pending", 0)  # still running: what is queued
+        return pending if isinstance(pending, int) else 0
+
+
+def report_unwritten(unwritten: int, stuck: Iterable[object], timeout: float) -> None:
+    """Say on stderr what a bounded close gave up on."""
+    names = ", ".join(map(_describe, stuck)) or "a transport"
+    _say(
+        f"infrakit.log: {unwritten} record(s) not written: {names} did not finish "
+        f"within {timeout:g} s of closing\n"
+    )
+
+
+def _describe(transport: object) -> str:
+    """`JsonTransport`, or `QueuedTransport(FileTransport)` for a queue in front of a sink."""
+    wrapped = getattr(transport, "transport", None)
+    name = type(transport).__name__
+    return name if wrapped is None else f"{name}({type(wrapped).__name__})"
 
 
 def report_transport_failure(transport: object, error: BaseException) -> None:
     """Say on stderr that a transport failed, as stdlib's `Handler.handleError` does."""
+    _say(
+        f"infrakit.log: transport {type(transport).__name__} failed: "
+        f"{type(error).__name__}: {safe_str(error)}\n"
+    )
+
+
+def _say(text: str) -> None:
     stream = sys.stderr or sys.__stderr__
     if stream is None:  # no stderr at all (pythonw, daemons): nowhere to say it
         return
     with contextlib.suppress(Exception):  # stderr may be closed at interpreter shutdown
-        stream.write(
-            f"infrakit.log: transport {type(transport).__name__} failed: "
-            f"{type(error).__name__}: {error}\n"
-        )
+        stream.write(text)
 
 
 def call_optional(transport: object, method: str) -> None:
@@ -107,6 +183,7 @@ class _State:
         self.pipeline: Pipeline = default_pipeline()
         self.loggers: weakref.WeakSet[Any] = weakref.WeakSet()
         self.listeners: list[Callable[[Pipeline], None]] = []
+        self.retiring: list[threading.Thread] = []
 
     def install(self, pipeline: Pipeline) -> Pipeline:
         """Swap in a new pipeline, refresh every cached threshold, return the old one."""
@@ -117,6 +194,25 @@ class _State:
             for listener in self.listeners:
                 listener(pipeline)
         return previous
+
+    def retire(self, pipeline: Pipeline, keep: Iterable[LogTransport]) -> None:
+        """Close a replaced pipeline in the background: reconfiguring never waits on a sink."""
+        kept = list(keep)
+        thread = threading.Thread(
+            target=pipeline.close, args=(kept,), name="infrakit-log-retire", daemon=True
+        )
+        with self.lock:
+            self.retiring = [old for old in self.retiring if old.is_alive()]
+            self.retiring.append(thread)
+        thread.start()
+
+    def wait_retired(self, deadline: float) -> bool:
+        """Wait (until `deadline`, monotonic) for background closes; False if some remain."""
+        with self.lock:
+            retiring, self.retiring = self.retiring, []
+        for thread in retiring:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in retiring)
 
 
 def default_pipeline() -> Pipeline:

@@ -1,24 +1,41 @@
-"""Turning a `LogEntry` into one line: flat JSON for machines, a pretty line for people."""
+"""Turning a `LogEntry` into one line: flat JSON for machines, a pretty line for people.
+
+Both formats end with `mask_line` (registered secrets and URL passwords masked by value)
+and never raise: a value that cannot be printed becomes a placeholder, and JSON output is
+strict (non-finite floats become the strings `"NaN"`, `"Infinity"`, `"-Infinity"`).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
 import json
+import math
 import time
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from infrakit.log._entry import LogEntry, exception_fields
-from infrakit.log._redact import Redactor
+from infrakit._internal.secrets import mask_dsn
+from infrakit.log._entry import LogEntry, exception_fields, safe_str, unprintable
+from infrakit.log._mask import mask_line
+from infrakit.log._redact import CYCLE, TOO_DEEP, Redactor
 
 _FALLBACK_REDACTOR = Redactor()
+_MAX_CLEAN_DEPTH = 32
 
 
 def _fallback(value: Any) -> Any:
     """Encode what `json` cannot: dates as ISO 8601, models and dataclasses as (redacted)
-    objects, sets as lists, anything else as `str()`; this path never raises."""
+    objects, sets as lists, anything else as `str()` with DSN passwords masked; a value
+    whose conversion raises becomes a placeholder, so this path never raises."""
+    try:
+        return _converted(value)
+    except Exception:
+        return unprintable(value)
+
+
+def _converted(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, enum.Enum):
@@ -34,13 +51,13 @@ def _fallback(value: Any) -> Any:
         try:
             return _FALLBACK_REDACTOR.redact(dump(mode="json"))
         except Exception:
-            return str(value)
-    return str(value)
+            pass  # rendered as text below
+    text = str(value)
+    return mask_dsn(text) if "://" in text else text
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_fallback)
-_SAFE_ENCODER = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), default=_fallback, skipkeys=True
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), default=_fallback, allow_nan=False
 )
 _second_cache: tuple[int, str] = (-1, "")
 
@@ -58,7 +75,7 @@ def format_time(timestamp: float) -> str:
 
 def render_json(entry: LogEntry) -> str:
     """One line of flat JSON: `time`, `level`, `logger`, `message`, then context, metadata
-    and, when present, `exception` as `{type, message, traceback}`."""
+    and, when present, `exception` as `{type, message, traceback}`; secrets masked."""
     record: dict[str, Any] = {
         "time": format_time(entry.time),
         "level": entry.level,
@@ -72,18 +89,55 @@ def render_json(entry: LogEntry) -> str:
     if entry.exception is not None:
         record["exception"] = exception_fields(entry.exception)
     try:
-        return _ENCODER.encode(record)
-    except (TypeError, ValueError, RecursionError):
-        return _SAFE_ENCODER.encode({key: _safe_value(value) for key, value in record.items()})
+        line = _ENCODER.encode(record)
+    except Exception:  # NaN, an int too long to print, a cycle, an odd key: slow path
+        line = _ENCODER.encode(clean(record))
+    return mask_line(line)
 
 
-def _safe_value(value: Any) -> Any:
-    """A field that failed to encode (cycle, odd keys) becomes its `repr`; the rest survive."""
+def clean(value: Any, path: tuple[int, ...] = ()) -> Any:
+    """A copy of `value` that strict JSON can always encode: each value that cannot be
+    printed is replaced on its own, and the rest of the record is kept."""
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, int):
+        return _clean_int(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _non_finite(value)
+    if isinstance(value, dict | list | tuple):
+        if id(value) in path:
+            return CYCLE
+        if len(path) >= _MAX_CLEAN_DEPTH:
+            return TOO_DEEP
+        path = (*path, id(value))
+        if isinstance(value, dict):
+            return {_clean_key(key): clean(item, path) for key, item in value.items()}
+        return [clean(item, path) for item in value]
+    converted = _fallback(value)
+    return converted if isinstance(converted, str) else clean(converted, path)
+
+
+def _clean_int(value: int) -> int | str:
     try:
-        _SAFE_ENCODER.encode(value)
-    except (TypeError, ValueError, RecursionError):
-        return repr(value)
+        int.__repr__(value)  # raises past sys.get_int_max_str_digits()
+    except ValueError:
+        return f"<int of {value.bit_length()} bits>"
     return value
+
+
+def _non_finite(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def _clean_key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, bool):
+        return json.dumps(key)
+    cleaned = clean(key) if isinstance(key, int | float) else safe_str(key)
+    return cleaned if isinstance(cleaned, str) else repr(cleaned)
 
 
 _COLOURS = {
@@ -99,8 +153,9 @@ _CYAN = "\x1b[36m"
 
 
 def render_pretty(entry: LogEntry, *, colour: bool = False) -> str:
-    """A line for people: local time, level, logger, message, then `key=value` fields, and
-    the traceback below it (never with local variables)."""
+    """A line for people: local time, level, logger, message, then `key=value` fields (a
+    key once, metadata over context), the traceback below it (never with local
+    variables); secrets masked."""
     local = time.localtime(entry.time)
     stamp = f"{time.strftime('%Y-%m-%d %H:%M:%S', local)}.{int(entry.time % 1 * 1000):03d}"
     fields = _pretty_fields(entry.context, entry.metadata, colour)
@@ -114,12 +169,24 @@ def render_pretty(entry: LogEntry, *, colour: bool = False) -> str:
     if entry.exception is not None:
         trace = exception_fields(entry.exception)["traceback"].rstrip("\n")
         line = f"{line}\n{trace}"
-    return line
+    return mask_line(line)
 
 
 def _pretty_fields(context: Mapping[str, Any], metadata: Mapping[str, Any], colour: bool) -> str:
+    merged = {**context, **metadata} if context and metadata else context or metadata
     parts = []
-    for key, value in (*context.items(), *metadata.items()):
-        text = value if isinstance(value, str) and value and " " not in value else repr(value)
+    for key, value in merged.items():
+        text = _pretty_value(value)
         parts.append(f"{_DIM}{key}={_RESET}{text}" if colour else f"{key}={text}")
     return " ".join(parts)
+
+
+def _pretty_value(value: Any) -> str:
+    if isinstance(value, str):
+        if value and " " not in value:
+            return value
+        value = mask_line(value)  # before `repr` escapes quotes and backslashes
+    try:
+        return repr(value)
+    except Exception:  # a broken `__repr__`, an int too long to print
+        return unprintable(value)

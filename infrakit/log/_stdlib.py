@@ -23,10 +23,12 @@ DEFAULT_INTERCEPTED: tuple[str, ...] = (
     "websockets.client",
 )
 
-_STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
+# Not fields: the record's own attributes, and uvicorn's ANSI-coloured copy of its message.
+_NOT_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {
     "message",
     "asctime",
     "taskName",
+    "color_message",
 }
 
 
@@ -35,7 +37,8 @@ class InterceptHandler(logging.Handler):
 
     Levels come from `configure_logging(levels=...)` for the stdlib logger's name too, so
     `levels={"psycopg": "WARNING"}` quiets psycopg. `extra={...}` fields become metadata
-    (redacted like ours). A transport that itself logs through stdlib cannot loop forever.
+    (redacted like ours; uvicorn's `color_message` is dropped). A transport that itself
+    logs through stdlib cannot loop forever.
     """
 
     def __init__(self) -> None:
@@ -50,9 +53,7 @@ class InterceptHandler(logging.Handler):
             logger = get_logger(record.name)
             if logger.is_enabled_for(record.levelno):
                 extras = {
-                    key: value
-                    for key, value in vars(record).items()
-                    if key not in _STANDARD_ATTRIBUTES
+                    key: value for key, value in vars(record).items() if key not in _NOT_FIELDS
                 }
                 exception = record.exc_info[1] if record.exc_info else None
                 logger._log(
@@ -86,9 +87,12 @@ def intercept_stdlib(loggers: Iterable[str] = DEFAULT_INTERCEPTED) -> None:
     The root logger's handlers are replaced by one intercepting handler, and the named
     loggers (uvicorn, psycopg, websockets by default) lose their own handlers and levels
     and propagate to it, so no line is printed twice and `configure_logging(levels=...)`
-    alone decides what is written. The root level follows the lowest level of
-    `configure_logging`, so stdlib skips records nobody would write. Idempotent: calling
-    it again only intercepts the extra names. `shutdown_logging()` restores everything.
+    alone decides what is written. What the application switched off stays off: a
+    disabled logger stays disabled, and one silenced by `propagate=False` without
+    handlers (uvicorn's `access_log=False`) keeps not propagating. The root level
+    follows the lowest level of `configure_logging`, so stdlib skips records nobody
+    would write. Idempotent: calling it again only intercepts the extra names.
+    `shutdown_logging()` restores everything.
 
     Args:
         loggers: stdlib loggers that install their own handlers (pass uvicorn
@@ -112,12 +116,19 @@ def intercept_stdlib(loggers: Iterable[str] = DEFAULT_INTERCEPTED) -> None:
                     stdlib_logger.level,
                     stdlib_logger.disabled,
                 )
-            for handler in list(stdlib_logger.handlers):
-                stdlib_logger.removeHandler(handler)
-            stdlib_logger.propagate = True
-            stdlib_logger.setLevel(logging.NOTSET)  # our `levels` decide, not theirs
-            stdlib_logger.disabled = False
+            _route_to_root(stdlib_logger)
         _follow_levels(STATE.pipeline)
+
+
+def _route_to_root(stdlib_logger: logging.Logger) -> None:
+    """Its handlers go (the root's one writes instead) and our `levels` decide, not its
+    level; a logger silenced on purpose (no handlers, no propagation) stays silent."""
+    silenced = not stdlib_logger.handlers and not stdlib_logger.propagate
+    for handler in list(stdlib_logger.handlers):
+        stdlib_logger.removeHandler(handler)
+    if not silenced:
+        stdlib_logger.propagate = True
+    stdlib_logger.setLevel(logging.NOTSET)
 
 
 def restore_stdlib() -> None:

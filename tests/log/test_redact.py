@@ -3,13 +3,15 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+from typing import NamedTuple
 
 import pydantic
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infrakit.log import configure_logging, get_logger, log_context
+from infrakit._internal.secrets import is_sensitive_key
+from infrakit.log import configure_logging, get_logger, log_context, register_secret
 from infrakit.log._redact import REDACTED, Redactor
 from tests.log.conftest import JsonCapture, MemoryTransport
 
@@ -136,3 +138,82 @@ def test_any_key_containing_a_secret_word_is_masked(
     key = f"{prefix}{secret.upper() if upper else secret}{suffix}"
     redacted = Redactor().redact({key: "value", "nested": {key: "value"}})
     assert redacted == {key: REDACTED, "nested": {key: REDACTED}}
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "pwd",
+        "passphrase",
+        "auth",
+        "private_key",
+        "privateKey",
+        "jwt",
+        "bearer",
+        "sid",
+        "SECRET_KEY",
+    ],
+)
+def test_the_shared_list_of_sensitive_names_applies(key: str, memory: MemoryTransport) -> None:
+    assert is_sensitive_key(key)
+    get_logger("redact").info("call", **{key: "hunter2"})
+    assert memory.entries[0].metadata[key] == REDACTED
+
+
+@pytest.mark.parametrize("key", ["author", "side", "key", "password_file"])
+def test_names_the_shared_list_keeps_are_kept(key: str, memory: MemoryTransport) -> None:
+    get_logger("redact").info("call", **{key: "value"})
+    assert memory.entries[0].metadata[key] == "value"
+
+
+def test_asgi_header_lists_are_masked_by_header_name(captured: JsonCapture) -> None:
+    scope = {
+        "type": "http",
+        "headers": [
+            (b"authorization", b"Bearer abc.def"),
+            (b"cookie", b"session=xyz"),
+            (b"accept", b"*/*"),
+        ],
+    }
+    get_logger("redact").info(
+        "request",
+        scope=scope,
+        headers=[("X-Api-Key", "k-123"), ("Host", "example.org")],
+        params=[["token", "t-1"], ["page", "2"]],
+    )
+    text = captured.stream.getvalue()
+    for secret in ("abc.def", "xyz", "k-123", "t-1"):
+        assert secret not in text
+    record = captured.records[0]
+    assert record["scope"]["headers"] == [
+        ["authorization", REDACTED],
+        ["cookie", REDACTED],
+        ["accept", "*/*"],
+    ]
+    assert record["headers"] == [["X-Api-Key", REDACTED], ["Host", "example.org"]]
+    assert record["params"] == [["token", REDACTED], ["page", "2"]]
+
+
+class Credentials(NamedTuple):
+    user: str
+    password: str
+
+
+def test_named_tuples_are_masked_by_field_name(captured: JsonCapture) -> None:
+    get_logger("redact").info("login", account=Credentials("ann", "pw-named"))
+    assert "pw-named" not in captured.stream.getvalue()
+    assert captured.records[0]["account"] == {"user": "ann", "password": REDACTED}
+
+
+def test_objects_rendered_with_str_lose_their_secrets(captured: JsonCapture) -> None:
+    secret = "registered-in-str-1234"
+    register_secret(secret)
+
+    class Settings:
+        def __str__(self) -> str:
+            return f"Settings(url=redis://:pw-in-str@cache:6379, token={secret})"
+
+    get_logger("redact").info("settings", settings=Settings())
+    text = captured.stream.getvalue()
+    assert "pw-in-str" not in text
+    assert secret not in text

@@ -63,17 +63,22 @@ def test_shutdown_restores_stdlib_as_it_was(memory: MemoryTransport) -> None:
     root = logging.getLogger()
     before = (list(root.handlers), root.level)
     access = logging.getLogger("uvicorn.access")
+    own_handler = logging.NullHandler()
+    access.addHandler(own_handler)  # as uvicorn's dictConfig does: own handler, no propagation
     access.propagate = False
     try:
         intercept_stdlib()
         assert logging.getLogger("uvicorn.access").propagate is True
+        assert access.handlers == []
         assert len(root.handlers) == 1
         shutdown_logging()
         assert (list(root.handlers), root.level) == before
         assert access.propagate is False
+        assert access.handlers == [own_handler]
         logging.getLogger("after").warning("not intercepted any more")
         assert memory.messages == []
     finally:
+        access.removeHandler(own_handler)
         access.propagate = True
 
 
@@ -88,3 +93,51 @@ def test_a_transport_logging_through_stdlib_does_not_loop() -> None:
     get_logger("app").info("once")
     # the transport's own stdlib line is delivered once; the re-entrant one is dropped
     assert chatty.messages == ["writing", "once"]
+
+
+def test_a_disabled_logger_stays_disabled(memory: MemoryTransport) -> None:
+    quiet = logging.getLogger("uvicorn.error")
+    quiet.disabled = True  # as dictConfig(disable_existing_loggers=True) or the app does
+    try:
+        intercept_stdlib()
+        quiet.warning("must not appear")
+        logging.getLogger("psycopg").warning("appears")
+        assert memory.messages == ["appears"]
+        assert quiet.disabled
+    finally:
+        shutdown_logging()
+        quiet.disabled = False
+
+
+def test_uvicorn_access_log_false_stays_off(memory: MemoryTransport) -> None:
+    import uvicorn
+
+    access = logging.getLogger("uvicorn.access")
+    saved = (list(access.handlers), access.propagate, access.level)
+    try:
+        uvicorn.Config(app=None, access_log=False)  # uvicorn's own logging set-up runs here
+        intercept_stdlib()
+        access.info('127.0.0.1:5000 - "GET / HTTP/1.1" 200')
+        logging.getLogger("uvicorn.error").info("Started server process [1]")
+        assert memory.messages == ["Started server process [1]"]
+        assert not access.hasHandlers()  # uvicorn checks this before writing access lines
+    finally:
+        shutdown_logging()
+        access.handlers[:] = saved[0]
+        access.propagate, access.level = saved[1], saved[2]
+        for name in ("uvicorn", "uvicorn.error"):
+            logging.getLogger(name).handlers.clear()
+            logging.getLogger(name).propagate = True
+
+
+def test_uvicorn_colour_message_is_dropped(captured: JsonCapture) -> None:
+    intercept_stdlib()
+    logging.getLogger("uvicorn.error").info(
+        "Started server process [%d]",
+        7,
+        extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]", "worker": 1},
+    )
+    [record] = captured.records
+    assert "color_message" not in record
+    assert record["worker"] == 1
+    assert "\x1b" not in captured.stream.getvalue()
