@@ -53,7 +53,7 @@ async def main() -> None:
         await fetch_quote("OLDCO")
         print(f"stale quote re-fetched after its short TTL: {calls.count('OLDCO')} calls")
 
-        stats = await cache.get_stats()
+        stats = cache.get_stats()  # synchronous: its own counters, no I/O
         print(
             f"stats: hits={stats.hits} misses={stats.misses} size={stats.size} "
             f"hit_ratio={stats.hit_ratio:.3f} stampedes_suppressed={stats.stampedes_suppressed}"

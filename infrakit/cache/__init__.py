@@ -9,9 +9,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from infrakit.cache._factory import cache_from_url
-from infrakit.cache._keys import MAX_KEY_LENGTH
-from infrakit.cache._memoize import Memoized, memoize
-from infrakit.cache._protocol import Cache, CacheError, CacheStats, TtlPolicy
+from infrakit.cache._memoize import memoize
+from infrakit.cache._protocol import (
+    Cache,
+    CacheError,
+    CacheStats,
+    CircuitState,
+    Memoized,
+    TtlPolicy,
+)
+from infrakit.cache._rules import MAX_KEY_LENGTH, MAX_TTL
 from infrakit.cache._serializer import JsonSerializer, Serializer, SignedPickleSerializer
 from infrakit.cache.memory import MemoryCache
 
@@ -21,9 +28,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_KEY_LENGTH",
+    "MAX_TTL",
     "Cache",
     "CacheError",
     "CacheStats",
+    "CircuitState",
     "JsonSerializer",
     "Memoized",
     "MemoryCache",

@@ -6,37 +6,48 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from infrakit._internal.secrets import mask_dsn
 from infrakit.cache._protocol import Cache
 from infrakit.errors import ConfigurationError
 
 __all__ = ["cache_from_url"]
 
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
+_MEMORY_OPTIONS: dict[str, Callable[[str], float]] = {"max_size": int, "default_ttl": float}
 
 
-def cache_from_url(url: str | None, **options: Any) -> Cache:
+def cache_from_url(url: str | None, *, prefix: str | None = None, **options: Any) -> Cache:
     """Build the cache a URL names: memory when None/empty or `memory://`, else Redis.
 
     `memory://?max_size=1000&default_ttl=60` sets the memory options from the URL;
     `redis://`, `rediss://` and `unix://` URLs give a `RedisCache` (needs the `redis`
-    extra). `options` go to the constructor (`logger`, `prefix`, `default_ttl`...).
+    extra). `prefix` is the Redis key prefix (an in-process cache has no shared
+    namespace, so it is ignored there); `options` go to the constructor (`logger`,
+    `default_ttl`...).
 
     Raises:
-        ConfigurationError: the scheme is not one of those, or a memory option is not a number.
+        ConfigurationError: the scheme is not one of those, a memory option is unknown
+            or not a number, or a Redis URL has an unknown option.
         MissingDependencyError: a Redis URL without the `redis` extra installed.
     """
-    scheme = urlsplit(url).scheme if url else "memory"
+    try:
+        parts = urlsplit(url or "")
+    except ValueError as error:
+        raise ConfigurationError(
+            "CACHE_URL is not a valid URL", details={"url": mask_dsn(url or "")}
+        ) from error
+    scheme = parts.scheme if url else "memory"
     if scheme == "memory":
         from infrakit.cache.memory import MemoryCache
 
-        query = dict(parse_qsl(urlsplit(url or "").query))
-        for name, convert in (("max_size", int), ("default_ttl", float)):
-            if name in query:
-                options.setdefault(name, _number(query[name], name, convert))
+        for name, text in parse_qsl(parts.query, keep_blank_values=True):
+            options.setdefault(name, _memory_option(name, text))
         return MemoryCache(**options)
     if scheme in _REDIS_SCHEMES:
         from infrakit.cache.redis import RedisCache
 
+        if prefix is not None:
+            options["prefix"] = prefix
         return RedisCache(url or "", **options)
     raise ConfigurationError(
         "CACHE_URL must start with memory://, redis://, rediss:// or unix://",
@@ -44,7 +55,13 @@ def cache_from_url(url: str | None, **options: Any) -> Cache:
     )
 
 
-def _number(text: str, name: str, convert: Callable[[str], float]) -> float:
+def _memory_option(name: str, text: str) -> float:
+    convert = _MEMORY_OPTIONS.get(name)
+    if convert is None:
+        raise ConfigurationError(
+            f"CACHE_URL has an unknown memory option {name!r}; known: max_size, default_ttl",
+            details={"option": name},
+        )
     try:
         return convert(text)
     except ValueError as error:

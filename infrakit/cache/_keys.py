@@ -12,7 +12,6 @@ import dataclasses
 import datetime
 import decimal
 import enum
-import hashlib
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -20,11 +19,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from infrakit.cache._protocol import CacheError
+from infrakit.cache._rules import MAX_KEY_LENGTH, normalize_key
 
-__all__ = ["MAX_KEY_LENGTH", "default_key_builder", "normalize_key"]
-
-MAX_KEY_LENGTH = 250
-"""Longer keys are replaced by `sha256:<hex digest>` (memcached's limit, safe everywhere)."""
+__all__ = ["default_key_builder"]
 
 _PRIMITIVES = frozenset({str, int, float, bool, type(None), bytes})
 _STABLE_REPR = frozenset(
@@ -32,29 +29,33 @@ _STABLE_REPR = frozenset(
 )
 
 
-def normalize_key(key: str) -> str:
-    """Return `key`, or its sha256 form when it is longer than `MAX_KEY_LENGTH`."""
-    if len(key) <= MAX_KEY_LENGTH:
-        return key
-    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def default_key_builder(fn: Callable[..., Any]) -> Callable[[tuple[Any, ...], dict[str, Any]], str]:
-    """Return the key function of `fn`: its qualified name and its arguments' content."""
+    """Return the key function of `fn`: its qualified name and its arguments' content.
+
+    The common case (positional arguments of built-in scalar types) is one type check
+    per argument and one f-string; everything else goes through `_token`.
+    """
     name = f"{fn.__module__}.{fn.__qualname__}"
+    opening = name + "("
     primitives = _PRIMITIVES
+    limit = MAX_KEY_LENGTH
 
     def build(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         if not kwargs:
-            for argument in args:
-                if type(argument) not in primitives:
-                    break
+            if len(args) == 1:
+                if type(args[0]) in primitives:
+                    key = f"{opening}{args[0]!r})"
+                    return key if len(key) <= limit else normalize_key(key)
             else:
-                key = f"{name}({', '.join(map(repr, args))})"
-                return key if len(key) <= MAX_KEY_LENGTH else normalize_key(key)
+                for argument in args:
+                    if type(argument) not in primitives:
+                        break
+                else:
+                    key = f"{opening}{', '.join(map(repr, args))})"
+                    return key if len(key) <= limit else normalize_key(key)
         tokens = [_token(argument, name) for argument in args]
         tokens += [f"{key}={_token(kwargs[key], name)}" for key in sorted(kwargs)]
-        return normalize_key(f"{name}({', '.join(tokens)})")
+        return normalize_key(f"{opening}{', '.join(tokens)})")
 
     return build
 

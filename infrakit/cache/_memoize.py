@@ -1,22 +1,27 @@
-"""Memoisation shared by every backend: default keys, result-based TTL, single-flight."""
+"""Memoisation over the public `Cache` Protocol: default keys, result-based TTL, timeouts.
+
+`memoize` needs nothing but `cache.get_or_set` (and `cache.delete` for `invalidate`),
+so it works on any `Cache`; single-flight and the cross-process lock live in the
+backends' `get_or_set`.
+"""
 
 from __future__ import annotations
 
 import builtins
 import functools
 import inspect
-import time
 import typing
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar, overload
+from typing import Any, ParamSpec, TypeVar, overload
 
-from infrakit.cache._keys import default_key_builder, normalize_key
-from infrakit.cache._protocol import Cache, TtlPolicy
-from infrakit.cache._single_flight import SingleFlight
+from infrakit.cache._compute import check_policy, check_timeout
+from infrakit.cache._keys import default_key_builder
+from infrakit.cache._protocol import Cache, Memoized, TtlPolicy
 
-__all__ = ["MISSING", "MemoizeBackend", "Memoized", "memoize"]
+__all__ = ["MISSING", "memoize"]
 
-F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class _Missing:
@@ -27,118 +32,20 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
-"""Returned by `_lookup` for an absent key, so a cached `None` can be told apart."""
-
-
-class MemoizeBackend(Protocol):
-    """What `Memoized` needs from a backend (the private half of every cache)."""
-
-    _flight: SingleFlight
-
-    async def _lookup(self, key: str, value_type: Any) -> Any: ...
-
-    async def _store(self, key: str, value: Any, ttl: float | None) -> None: ...
-
-    async def _load_or_compute(
-        self, key: str, value_type: Any, compute: Callable[[], Awaitable[Any]]
-    ) -> Any: ...
-
-    async def delete(self, key: str) -> bool: ...
-
-
-class Memoized:
-    """An async function whose results are cached; call it like the function itself."""
-
-    def __init__(
-        self,
-        fn: Callable[..., Awaitable[Any]],
-        cache: MemoizeBackend,
-        *,
-        ttl: TtlPolicy,
-        key_fn: Callable[..., str] | None,
-        cache_none: bool,
-        type: Any,
-    ) -> None:
-        if not inspect.iscoroutinefunction(fn):
-            raise TypeError(f"memoize needs an async function, got {fn!r}")
-        functools.update_wrapper(self, fn)
-        self._fn = fn
-        self._cache = cache
-        self._lookup = cache._lookup  # bound once: the warm path is this call and a key
-        self._ttl = ttl
-        self._cache_none = cache_none
-        self._type = type
-        self._type_resolved = type is not None
-        self._default_key = default_key_builder(fn)
-        self._key_fn = key_fn
-
-    def key_for(self, *args: Any, **kwargs: Any) -> str:
-        """The cache key a call with these arguments uses."""
-        if self._key_fn is not None:
-            return normalize_key(self._key_fn(*args, **kwargs))
-        return self._default_key(args, kwargs)
-
-    async def invalidate(self, *args: Any, **kwargs: Any) -> bool:
-        """Drop the cached result of the call with these arguments."""
-        return await self._cache.delete(self.key_for(*args, **kwargs))
-
-    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        # key_for() inlined: a method call is a measurable share of a warm hit
-        key = (
-            self._default_key(args, kwargs)
-            if self._key_fn is None
-            else normalize_key(self._key_fn(*args, **kwargs))
-        )
-        if not self._type_resolved:
-            self._resolve_type()
-        value = await self._lookup(key, self._type)
-        if value is not MISSING:
-            return value
-        return await self._cache._flight.run(key, lambda: self._fill(key, args, kwargs))
-
-    def __get__(self, instance: Any, owner: type | None = None) -> Any:
-        """Bind like a method: `self` becomes the first argument (and part of the key)."""
-        if instance is None:
-            return self
-        return functools.partial(self, instance)
-
-    async def _fill(self, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return await self._cache._load_or_compute(
-            key, self._type, lambda: self._compute(key, args, kwargs)
-        )
-
-    async def _compute(self, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        started = time.perf_counter()
-        result = await self._fn(*args, **kwargs)
-        if result is None and not self._cache_none:
-            return result
-        ttl = self._ttl
-        if callable(ttl):
-            ttl = ttl(result, time.perf_counter() - started)
-        if ttl is None or ttl > 0:
-            await self._cache._store(key, result, ttl)
-        return result
-
-    def _resolve_type(self) -> None:
-        """Read the return annotation once, late, so forward references have resolved."""
-        try:
-            hint = typing.get_type_hints(self._fn).get("return")
-        except Exception:  # an unresolvable annotation only costs typed decoding
-            hint = None
-        self._type = None if hint is Any else hint
-        self._type_resolved = True
+"""A private `default` for lookups, so a cached `None` can be told apart from a miss."""
 
 
 @overload
 def memoize(
-    fn: F,
+    fn: Callable[P, Awaitable[R]],
     *,
     cache: Cache,
     ttl: TtlPolicy = ...,
     key_fn: Callable[..., str] | None = ...,
     cache_none: bool = ...,
     type: Any = ...,
-) -> F: ...
+    timeout: float | None = ...,
+) -> Memoized[P, R]: ...
 
 
 @overload
@@ -150,30 +57,89 @@ def memoize(
     key_fn: Callable[..., str] | None = ...,
     cache_none: bool = ...,
     type: Any = ...,
-) -> Callable[[F], F]: ...
+    timeout: float | None = ...,
+) -> Callable[[Callable[P, Awaitable[R]]], Memoized[P, R]]: ...
 
 
 def memoize(
-    fn: F | None = None,
+    fn: Callable[P, Awaitable[R]] | None = None,
     *,
     cache: Cache,
     ttl: TtlPolicy = None,
     key_fn: Callable[..., str] | None = None,
     cache_none: bool = False,
     type: Any = None,
-) -> F | Callable[[F], F]:
+    timeout: float | None = None,
+) -> Memoized[P, R] | Callable[[Callable[P, Awaitable[R]]], Memoized[P, R]]:
     """`cache.memoize(...)` as a free function: `memoize(fn, cache=cache, ttl=60)`.
 
-    Args and returns are those of `Cache.memoize`; `cache` is any infrakit cache.
+    Args and returns are those of `Cache.memoize`; `cache` is any `Cache`.
 
     Raises:
-        TypeError: `fn` is not an async function, or `cache` is not an infrakit cache.
+        TypeError: `fn` is not an async function, or `cache` is not a `Cache`.
+        CacheError: `ttl` or `timeout` is not a valid number of seconds.
     """
-    if not hasattr(cache, "_load_or_compute"):
-        raise TypeError(f"memoize needs an infrakit cache, got {builtins.type(cache).__name__}")
-    backend = typing.cast(MemoizeBackend, cache)
+    if not isinstance(cache, Cache):
+        raise TypeError(f"memoize needs a Cache, got {builtins.type(cache).__name__}")
+    options = _Options(check_policy(ttl), key_fn, cache_none, type, check_timeout(timeout))
 
-    def decorate(function: Callable[..., Awaitable[Any]]) -> Any:
-        return Memoized(function, backend, ttl=ttl, key_fn=key_fn, cache_none=cache_none, type=type)
+    def decorate(function: Callable[P, Awaitable[R]]) -> Memoized[P, R]:
+        return _wrap(function, cache, options)
 
     return decorate if fn is None else decorate(fn)
+
+
+class _Options(typing.NamedTuple):
+    ttl: TtlPolicy
+    key_fn: Callable[..., str] | None
+    cache_none: bool
+    type: Any
+    timeout: float | None
+
+
+def _wrap(fn: Callable[P, Awaitable[R]], cache: Cache, options: _Options) -> Memoized[P, R]:
+    """An `async def` wrapper (a real coroutine function), carrying `invalidate`/`key_for`."""
+    if not inspect.iscoroutinefunction(fn):
+        raise TypeError(f"memoize needs an async function, got {fn!r}")
+    key_fn, ttl, cache_none, timeout = (
+        options.key_fn,
+        options.ttl,
+        options.cache_none,
+        options.timeout,
+    )
+    default_key = default_key_builder(fn)
+    get_or_set = cache.get_or_set  # bound once: the warm path is this call and a key
+    value_type = [options.type, options.type is not None]  # [type, resolved]
+
+    def key_for(*args: P.args, **kwargs: P.kwargs) -> str:
+        return default_key(args, kwargs) if key_fn is None else key_fn(*args, **kwargs)
+
+    async def invalidate(*args: P.args, **kwargs: P.kwargs) -> bool:
+        return await cache.delete(key_for(*args, **kwargs))
+
+    @functools.wraps(fn)
+    async def memoized(*args: P.args, **kwargs: P.kwargs) -> R:
+        key = default_key(args, kwargs) if key_fn is None else key_fn(*args, **kwargs)
+        if not value_type[1]:
+            value_type[:] = [_return_type(fn), True]
+        return await get_or_set(
+            key,
+            lambda: fn(*args, **kwargs),
+            ttl=ttl,
+            type=value_type[0],
+            cache_none=cache_none,
+            compute_timeout=timeout,
+        )
+
+    memoized.invalidate = invalidate  # type: ignore[attr-defined]
+    memoized.key_for = key_for  # type: ignore[attr-defined]
+    return typing.cast(Memoized[P, R], memoized)
+
+
+def _return_type(fn: Callable[..., Any]) -> Any:
+    """Read the return annotation once, late, so forward references have resolved."""
+    try:
+        hint = typing.get_type_hints(fn).get("return")
+    except Exception:  # an unresolvable annotation only costs typed decoding
+        hint = None
+    return None if hint is Any else hint

@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from infrakit.cache._protocol import CacheError
+
 __all__ = ["SingleFlight"]
 
 
@@ -15,28 +17,58 @@ class SingleFlight:
     The computation runs in its own task, so a caller that is cancelled neither
     cancels the others nor leaves them waiting: the task still finishes and fills
     the cache. An exception reaches every caller of that flight and nothing is kept.
+    With a `compute_timeout`, a computation still running then is cancelled: every caller
+    gets `CacheError(code="CACHE_TIMEOUT")` and the next call starts afresh, so one
+    hung computation never traps later callers of its key.
     """
 
-    __slots__ = ("_flights", "suppressed")
+    __slots__ = ("_flights", "suppressed", "timeouts")
 
     def __init__(self) -> None:
         self._flights: dict[str, asyncio.Task[Any]] = {}
         self.suppressed = 0
+        self.timeouts = 0
 
     @property
     def in_flight(self) -> int:
         return len(self._flights)
 
-    async def run(self, key: str, compute: Callable[[], Awaitable[Any]]) -> Any:
+    async def run(
+        self,
+        key: str,
+        compute: Callable[[], Awaitable[Any]],
+        compute_timeout: float | None = None,
+    ) -> Any:
         """Return the result of `compute()`, sharing a computation already under way."""
         task = self._flights.get(key)
         if task is None:
-            task = asyncio.ensure_future(compute())
+            work = (
+                compute()
+                if compute_timeout is None
+                else self._bounded(key, compute, compute_timeout)
+            )
+            task = asyncio.ensure_future(work)
             self._flights[key] = task
             task.add_done_callback(lambda done: self._finish(key, done))
         else:
             self.suppressed += 1
         return await asyncio.shield(task)
+
+    async def _bounded(
+        self, key: str, compute: Callable[[], Awaitable[Any]], seconds: float
+    ) -> Any:
+        try:
+            async with asyncio.timeout(seconds) as scope:
+                return await compute()
+        except TimeoutError as error:
+            if not scope.expired():
+                raise  # the computation's own TimeoutError, not ours
+            self.timeouts += 1
+            raise CacheError(
+                f"the computation of a cached value took longer than {seconds} s",
+                code="CACHE_TIMEOUT",
+                details={"key": key, "timeout": seconds},
+            ) from error
 
     def _finish(self, key: str, task: asyncio.Task[Any]) -> None:
         if self._flights.get(key) is task:

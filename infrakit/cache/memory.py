@@ -5,19 +5,23 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from cachetools import TLRUCache
 
-from infrakit.cache._keys import MAX_KEY_LENGTH, normalize_key
+from infrakit.cache._compute import check_policy, check_timeout, default_logger, fill
 from infrakit.cache._memoize import MISSING
-from infrakit.cache._protocol import Cache, CacheError, CacheStats, check_ttl
+from infrakit.cache._protocol import Cache, CacheError, CacheStats, TtlPolicy
+from infrakit.cache._rules import check_ttl, normalize_key
 from infrakit.cache._single_flight import SingleFlight
 
 if TYPE_CHECKING:
     from infrakit.log import Logger
 
 __all__ = ["MemoryCache"]
+
+T = TypeVar("T")
+D = TypeVar("D")
 
 
 class MemoryCache(Cache):
@@ -31,7 +35,10 @@ class MemoryCache(Cache):
     Args:
         max_size: entries kept before the least recently used one is evicted.
         default_ttl: seconds an entry lives when `set` gets no `ttl`; None = forever.
-        logger: accepted for symmetry with the other backends (nothing here fails).
+        clock: the monotonic timer expiry is measured on, in seconds
+            (`time.monotonic`); tests pass a fake one to expire entries without waiting.
+        logger: where a TTL policy's invalid answer is reported; defaults to
+            `get_logger("infrakit.cache")`.
     """
 
     def __init__(
@@ -39,16 +46,20 @@ class MemoryCache(Cache):
         max_size: int = 10_000,
         default_ttl: float | None = 300.0,
         *,
+        clock: Callable[[], float] = time.monotonic,
         logger: Logger | None = None,
     ) -> None:
-        if max_size < 1:
-            raise CacheError("max_size must be at least 1", code="CACHE_INVALID_SIZE")
-        check_ttl(default_ttl)
+        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
+            raise CacheError(
+                "max_size must be an integer of at least 1",
+                code="CACHE_INVALID_SIZE",
+                details={"field": "max_size"},
+            )
         self.max_size = max_size
-        self.default_ttl = default_ttl
+        self.default_ttl = check_ttl(default_ttl, "default_ttl")
         self._logger = logger
-        self._next_ttl: float | None = default_ttl
-        self._data: TLRUCache[str, Any] = TLRUCache(max_size, self._time_to_use, time.monotonic)
+        self._next_ttl: float | None = self.default_ttl
+        self._data: TLRUCache[str, Any] = TLRUCache(max_size, self._time_to_use, clock)
         self._hits = 0
         self._misses = 0
         self._flight = SingleFlight()
@@ -60,21 +71,27 @@ class MemoryCache(Cache):
         ttl = self._next_ttl
         return math.inf if ttl is None else now + ttl
 
-    async def get(self, key: str, *, type: Any = None) -> Any:
-        """Return the value, or None when it is absent or expired."""
-        if len(key) > MAX_KEY_LENGTH:
-            key = normalize_key(key)
+    @overload
+    async def get(self, key: str) -> Any: ...
+    @overload
+    async def get(self, key: str, *, type: type[T]) -> T | None: ...
+    @overload
+    async def get(self, key: str, *, type: type[T], default: D) -> T | D: ...
+    @overload
+    async def get(self, key: str, *, type: Any = None, default: Any = None) -> Any: ...
+    async def get(self, key: str, *, type: Any = None, default: Any = None) -> Any:
+        """Return the value, or `default` (None) when it is absent or expired."""
         try:
-            value = self._data[key]  # one lookup on a hit; Cache.get() would do two
+            value = self._data[normalize_key(key)]  # one lookup on a hit
         except KeyError:
             self._misses += 1
-            return None
+            return default
         self._hits += 1
         return value
 
     async def set(self, key: str, value: Any, ttl: float | None = None) -> bool:
         """Store `value` for `ttl` seconds (the default TTL when None)."""
-        self._put(normalize_key(key), value, ttl)
+        self._put(normalize_key(key), value, check_ttl(ttl))
         return True
 
     async def delete(self, key: str) -> bool:
@@ -84,6 +101,12 @@ class MemoryCache(Cache):
     async def exists(self, key: str) -> bool:
         return normalize_key(key) in self._data
 
+    @overload
+    async def get_multiple(self, keys: Iterable[str]) -> dict[str, Any]: ...
+    @overload
+    async def get_multiple(self, keys: Iterable[str], *, type: type[T]) -> dict[str, T]: ...
+    @overload
+    async def get_multiple(self, keys: Iterable[str], *, type: Any = None) -> dict[str, Any]: ...
     async def get_multiple(self, keys: Iterable[str], *, type: Any = None) -> dict[str, Any]:
         """Return the present keys only."""
         found: dict[str, Any] = {}
@@ -97,22 +120,69 @@ class MemoryCache(Cache):
         return found
 
     async def set_multiple(self, entries: Mapping[str, Any], ttl: float | None = None) -> bool:
-        for key, value in entries.items():
-            self._put(normalize_key(key), value, ttl)
+        ttl = check_ttl(ttl)
+        normalized = [(normalize_key(key), value) for key, value in entries.items()]
+        for key, value in normalized:
+            self._put(key, value, ttl)
         return True
 
     async def delete_multiple(self, keys: Iterable[str]) -> bool:
         """Remove the keys; True when at least one was there."""
-        removed = [self._data.pop(normalize_key(key), MISSING) is not MISSING for key in keys]
+        stored = [normalize_key(key) for key in keys]
+        removed = [self._data.pop(key, MISSING) is not MISSING for key in stored]
         return any(removed)
 
     async def clear(self) -> bool:
         self._data.clear()
         return True
 
-    async def get_stats(self) -> CacheStats:
+    async def get_or_set(
+        self,
+        key: str,
+        compute: Callable[[], Awaitable[T]],
+        *,
+        ttl: TtlPolicy = None,
+        type: Any = None,
+        cache_none: bool = False,
+        compute_timeout: float | None = None,
+    ) -> T:
+        """The cached value, or `compute()`'s result stored (see `Cache.get_or_set`)."""
+        key = normalize_key(key)
+        try:
+            value = self._data[key]
+        except KeyError:
+            self._misses += 1
+        else:
+            self._hits += 1
+            return value  # type: ignore[no-any-return]
+        ttl, compute_timeout = check_policy(ttl), check_timeout(compute_timeout)
+
+        async def store(result: Any, seconds: float | None) -> None:
+            self._put(key, result, check_ttl(seconds))
+
+        async def compute_and_store() -> Any:
+            return await fill(
+                compute, store, ttl=ttl, cache_none=cache_none, logger=self._get_logger
+            )
+
+        flight = self._flight.run(key, compute_and_store, compute_timeout)
+        return await flight  # type: ignore[no-any-return]
+
+    def get_stats(self) -> CacheStats:
+        """Counters and the number of live entries (expired ones are swept first)."""
         self._data.expire()
-        return CacheStats.of(self._hits, self._misses, len(self._data), self._flight.suppressed)
+        return CacheStats.of(
+            self._hits,
+            self._misses,
+            len(self._data),
+            self._flight.suppressed,
+            compute_timeouts=self._flight.timeouts,
+        )
+
+    async def count(self) -> int:
+        """The number of live entries (the same as `get_stats().size`)."""
+        self._data.expire()
+        return len(self._data)
 
     async def health(self) -> bool:
         """Always healthy: there is nothing to reach."""
@@ -122,7 +192,6 @@ class MemoryCache(Cache):
         """Nothing to release; present so every backend closes the same way."""
 
     def _put(self, key: str, value: Any, ttl: float | None) -> None:
-        check_ttl(ttl)
         # The TTL travels to _time_to_use through an attribute: cachetools asks for it
         # synchronously inside __setitem__, so no other coroutine can interleave.
         self._next_ttl = self.default_ttl if ttl is None else ttl
@@ -131,25 +200,7 @@ class MemoryCache(Cache):
         finally:
             self._next_ttl = self.default_ttl
 
-    def _remaining_ttl_cap(self, ttl: float | None) -> float | None:
-        """The TTL an L1 copy may live: never longer than this cache's default."""
-        if ttl is None:
-            return self.default_ttl
-        return ttl if self.default_ttl is None else min(ttl, self.default_ttl)
-
-    async def _lookup(self, key: str, value_type: Any) -> Any:
-        try:
-            value = self._data[key]
-        except KeyError:
-            self._misses += 1
-            return MISSING
-        self._hits += 1
-        return value
-
-    async def _store(self, key: str, value: Any, ttl: float | None) -> None:
-        self._put(key, value, ttl)
-
-    async def _load_or_compute(
-        self, key: str, value_type: Any, compute: Callable[[], Awaitable[Any]]
-    ) -> Any:
-        return await compute()
+    def _get_logger(self) -> Logger:
+        if self._logger is None:
+            self._logger = default_logger()
+        return self._logger

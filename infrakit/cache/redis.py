@@ -2,11 +2,13 @@
 
 Needs the `redis` extra. Failures of the server never crash a caller by default: a
 read counts as a miss and a write returns False, both logged; `raise_on_error=True`
-raises `CacheError` instead. Memoised misses also take a short Redis lock
-(`SET NX PX` with a random token, released by a compare-and-delete script) so that
-several processes compute a value once; the others poll for it, take the lock over
-when it goes without a value (its holder died), and compute themselves after
-`lock_timeout`.
+raises `CacheError` instead. Every command runs under one `asyncio.timeout` of our
+own (no socket timeout underneath, which would wrap each send in `asyncio.wait_for`),
+and a circuit breaker stops calling a server that failed several times in a row.
+Memoised misses also take a short Redis lock (`SET NX PX` with a random token,
+released by a compare-and-delete script) so that several processes compute a value
+once; the others poll for it, take the lock over when it goes without a value (its
+holder died), and compute themselves after `lock_timeout`.
 """
 
 from __future__ import annotations
@@ -15,18 +17,20 @@ import asyncio
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, overload
 
-from infrakit.cache._keys import normalize_key
+from infrakit._internal.secrets import mask_dsn, register_dsn
+from infrakit.cache._circuit import CircuitBreaker
+from infrakit.cache._compute import check_policy, check_timeout, default_logger, fill
 from infrakit.cache._memoize import MISSING
-from infrakit.cache._protocol import Cache, CacheError, CacheStats, check_ttl
+from infrakit.cache._protocol import Cache, CacheError, CacheStats, CircuitState, TtlPolicy
+from infrakit.cache._redis_url import connect
+from infrakit.cache._rules import check_ttl, normalize_key
 from infrakit.cache._serializer import JsonSerializer, Serializer
 from infrakit.cache._single_flight import SingleFlight
 from infrakit.errors import import_optional
 
 _redis = import_optional("redis.asyncio", extra="redis")
-_retry = import_optional("redis.asyncio.retry", extra="redis")
-_backoff = import_optional("redis.backoff", extra="redis")
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -36,8 +40,9 @@ if TYPE_CHECKING:
 __all__ = ["RedisCache"]
 
 T = TypeVar("T")
+D = TypeVar("D")
 
-_FAILURES = (_redis.RedisError, OSError)
+_FAILURES = (_redis.RedisError, OSError)  # OSError covers asyncio.timeout's TimeoutError
 _RELEASE_LOCK = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
@@ -57,12 +62,19 @@ class RedisCache(Cache):
         lock_timeout: lifetime of the stampede lock, and how long other processes
             wait for its holder before computing themselves.
         client_name: `CLIENT SETNAME` of the connections this cache opens.
-        retries: reconnect-and-retry attempts after a dropped connection or a timeout
-            (commands here are idempotent); applies to a client the cache creates.
-        timeout: seconds connecting or one command may take before it counts as a
-            failure (so a server that stops answering gives misses, not a hung caller);
-            None waits forever. Applies to a client the cache creates.
+        retries: reconnect-and-retry attempts after a dropped connection (commands
+            here are idempotent); applies to a client the cache creates.
+        timeout: seconds one command may take, retries included, before it counts as
+            a failure (so a server that stops answering gives misses, not a hung
+            caller); None waits for ever. Applies to every command, on any client.
+        failure_threshold: consecutive failures that open the circuit breaker.
+        reset_after: seconds the open circuit skips the server before one probe
+            (doubling after each failed probe, up to 30 s).
         logger: defaults to `get_logger("infrakit.cache")`.
+
+    Raises:
+        ConfigurationError: the URL is malformed or names an unknown option.
+        CacheError: `CACHE_INVALID_TTL` for a bad `default_ttl`, `lock_timeout` or `timeout`.
     """
 
     def __init__(
@@ -77,72 +89,99 @@ class RedisCache(Cache):
         client_name: str = "infrakit-cache",
         retries: int = 3,
         timeout: float | None = 1.0,
+        failure_threshold: int = 3,
+        reset_after: float = 1.0,
         logger: Logger | None = None,
     ) -> None:
-        check_ttl(default_ttl)
-        check_ttl(lock_timeout)
+        self.default_ttl = check_ttl(default_ttl, "default_ttl")
+        self.lock_timeout: float = _required(check_ttl(lock_timeout, "lock_timeout"))
+        self.timeout = check_ttl(timeout, "timeout")
         self._owns_client = isinstance(url_or_client, str)
-        self._client: Redis = (
-            _connect(url_or_client, client_name, retries, timeout)
-            if isinstance(url_or_client, str)
-            else url_or_client
-        )
+        if isinstance(url_or_client, str):
+            self.url: str | None = register_dsn(url_or_client)
+            self._client: Redis = connect(url_or_client, client_name, retries)
+        else:
+            self.url, self._client = None, url_or_client
         self.prefix = prefix
-        self.default_ttl = default_ttl
         self.serializer: Serializer = serializer if serializer is not None else JsonSerializer()
         self.raise_on_error = raise_on_error
-        self.lock_timeout = lock_timeout
         self._lock_prefix = f"{prefix}__lock__:"
         self._release_lock = self._client.register_script(_RELEASE_LOCK)
         self._logger = logger
-        self._hits = 0
-        self._misses = 0
+        self._hits = self._misses = self._errors = self._short_circuited = 0
+        self._reachable: bool | None = None
         self._flight = SingleFlight()
+        self._circuit = CircuitBreaker(
+            threshold=failure_threshold, reset_after=reset_after, on_change=self._circuit_changed
+        )
 
     def __repr__(self) -> str:
-        return f"RedisCache(prefix={self.prefix!r}, default_ttl={self.default_ttl})"
+        return f"RedisCache({self.url!r}, prefix={self.prefix!r}, default_ttl={self.default_ttl})"
 
     @property
     def client(self) -> Redis:
         """The underlying `redis.asyncio.Redis` (for calls this class does not cover)."""
         return self._client
 
-    async def get(self, key: str, *, type: Any = None) -> Any:
-        """Return the value (rebuilt as `type` when given), or None when absent."""
-        value = await self._lookup(normalize_key(key), type)
-        return None if value is MISSING else value
+    @property
+    def circuit(self) -> CircuitState:
+        """`closed` (calling the server), `open` (skipping it) or `half_open` (probing)."""
+        return self._circuit.state
+
+    @overload
+    async def get(self, key: str) -> Any: ...
+    @overload
+    async def get(self, key: str, *, type: type[T]) -> T | None: ...
+    @overload
+    async def get(self, key: str, *, type: type[T], default: D) -> T | D: ...
+    @overload
+    async def get(self, key: str, *, type: Any = None, default: Any = None) -> Any: ...
+    async def get(self, key: str, *, type: Any = None, default: Any = None) -> Any:
+        """Return the value (rebuilt as `type` when given), or `default` when absent."""
+        key = normalize_key(key)
+        data = await self._command("get", key, None, self._client.get, self.prefix + key)
+        value = self._counted(key, data, type)
+        return default if value is MISSING else value
 
     async def set(self, key: str, value: Any, ttl: float | None = None) -> bool:
         """Store `value`; False (logged) when the server failed.
 
         Raises:
-            CacheError: the value does not serialise (`CACHE_SERIALIZATION_ERROR`).
+            CacheError: the value does not serialise (`CACHE_SERIALIZATION_ERROR`), or
+                `ttl` is invalid (`CACHE_INVALID_TTL`).
         """
         key = normalize_key(key)
-        write = self._client.set(
-            self.prefix + key, self._encode(key, value), px=self._milliseconds(ttl)
+        data, milliseconds = self._encode(key, value), self._milliseconds(ttl)
+        write = self._client.set
+        return bool(
+            await self._command("set", key, False, write, self.prefix + key, data, px=milliseconds)
         )
-        return bool(await self._attempt("set", key, write, False))
 
     async def delete(self, key: str) -> bool:
         """Remove the key; True when it was there."""
         key = normalize_key(key)
-        return bool(await self._attempt("delete", key, self._client.delete(self.prefix + key), 0))
+        return bool(await self._command("delete", key, 0, self._client.delete, self.prefix + key))
 
     async def exists(self, key: str) -> bool:
         key = normalize_key(key)
-        return bool(await self._attempt("exists", key, self._client.exists(self.prefix + key), 0))
+        return bool(await self._command("exists", key, 0, self._client.exists, self.prefix + key))
 
+    @overload
+    async def get_multiple(self, keys: Iterable[str]) -> dict[str, Any]: ...
+    @overload
+    async def get_multiple(self, keys: Iterable[str], *, type: type[T]) -> dict[str, T]: ...
+    @overload
+    async def get_multiple(self, keys: Iterable[str], *, type: Any = None) -> dict[str, Any]: ...
     async def get_multiple(self, keys: Iterable[str], *, type: Any = None) -> dict[str, Any]:
         """One `MGET`; absent keys are left out of the result."""
         wanted = {key: normalize_key(key) for key in keys}
         if not wanted:
             return {}
-        try:
-            values = await self._client.mget([self.prefix + key for key in wanted.values()])
-        except _FAILURES as error:
+        stored = [self.prefix + key for key in wanted.values()]
+        values = await self._command("get_multiple", "*", None, self._client.mget, stored)
+        if values is None:
             self._misses += len(wanted)
-            return self._failed("get_multiple", "*", error, {})
+            return {}
         found: dict[str, Any] = {}
         for (key, stored_key), data in zip(wanted.items(), values, strict=True):
             value = self._counted(stored_key, data, type)
@@ -150,63 +189,133 @@ class RedisCache(Cache):
                 found[key] = value
         return found
 
+    async def get_multiple_with_ttl(
+        self, keys: Iterable[str], *, type: Any = None
+    ) -> dict[str, tuple[Any, float | None]]:
+        """Found values with their remaining lifetime in seconds (None: no expiry).
+
+        `GET` and `PTTL` per key in one pipelined round trip; `TieredCache` uses it so a
+        local copy never outlives the Redis entry. Counted like `get_multiple`.
+        """
+        wanted = {key: normalize_key(key) for key in keys}
+        if not wanted:
+            return {}
+        replies = await self._command("get", "*", None, self._get_with_ttl, list(wanted.values()))
+        if replies is None:
+            self._misses += len(wanted)
+            return {}
+        found: dict[str, tuple[Any, float | None]] = {}
+        for index, (key, stored_key) in enumerate(wanted.items()):
+            value = self._counted(stored_key, replies[2 * index], type)
+            if value is not MISSING:
+                remaining = replies[2 * index + 1]
+                found[key] = (value, remaining / 1000 if remaining > 0 else None)
+        return found
+
     async def set_multiple(self, entries: Mapping[str, Any], ttl: float | None = None) -> bool:
         """Pipelined `SET PX` in one round trip; nothing is written if a value fails to encode."""
-        normalized = ((normalize_key(key), value) for key, value in entries.items())
-        encoded = [(key, self._encode(key, value)) for key, value in normalized]
         milliseconds = self._milliseconds(ttl)
-        try:
-            async with self._client.pipeline(transaction=False) as pipeline:
-                for key, data in encoded:
-                    pipeline.set(self.prefix + key, data, px=milliseconds)
-                await pipeline.execute()
-        except _FAILURES as error:
-            return self._failed("set_multiple", "*", error, False)
-        return True
+        normalized = [(normalize_key(key), value) for key, value in entries.items()]
+        encoded = [(self.prefix + key, self._encode(key, value)) for key, value in normalized]
+        return bool(
+            await self._command("set_multiple", "*", False, self._set_all, encoded, milliseconds)
+        )
 
     async def delete_multiple(self, keys: Iterable[str]) -> bool:
         """One `DEL`; True when at least one key was there."""
         stored = [self.prefix + normalize_key(key) for key in keys]
         if not stored:
             return False
-        return bool(await self._attempt("delete_multiple", "*", self._client.delete(*stored), 0))
+        return bool(await self._command("delete_multiple", "*", 0, self._client.delete, *stored))
 
     async def clear(self) -> bool:
         """Delete every key under this cache's prefix (`SCAN` + `UNLINK`), nothing else."""
-        try:
-            batch: list[bytes] = []
-            async for name in self._client.scan_iter(match=self._pattern(), count=500):
-                batch.append(name)
-                if len(batch) >= 500:
-                    await self._client.unlink(*batch)
-                    batch.clear()
-            if batch:
-                await self._client.unlink(*batch)
-        except _FAILURES as error:
-            return self._failed("clear", "*", error, False)
-        return True
+        return bool(await self._command("clear", "*", False, self._scan, self._unlink_batch, None))
 
-    async def get_stats(self) -> CacheStats:
-        """Counters of this instance; `size` counts the prefix's keys with `SCAN` (O(n))."""
-        size = 0
-        lock_prefix = self._lock_prefix.encode()
-        try:
-            async for name in self._client.scan_iter(match=self._pattern(), count=1000):
-                size += not name.startswith(lock_prefix)
-        except _FAILURES as error:
-            size = self._failed("get_stats", "*", error, -1)
-        return CacheStats.of(self._hits, self._misses, size, self._flight.suppressed)
+    async def count(self) -> int:
+        """The number of keys under the prefix (locks left out): a `SCAN`, O(keys in the db).
+
+        For a dashboard or a test, not a hot path; `get_stats()` never does this.
+        Returns -1 when the server could not be asked.
+        """
+        counted = await self._command(
+            "count", "*", -1, self._scan, None, self._lock_prefix.encode()
+        )
+        return int(counted)
+
+    async def publish(self, channel: str, message: str | bytes) -> bool:
+        """`PUBLISH` through this cache's timeout and circuit breaker; False when it failed."""
+        receivers = await self._command(
+            "publish", "*", None, self._client.publish, channel, message
+        )
+        return receivers is not None
+
+    async def get_or_set(
+        self,
+        key: str,
+        compute: Callable[[], Awaitable[T]],
+        *,
+        ttl: TtlPolicy = None,
+        type: Any = None,
+        cache_none: bool = False,
+        compute_timeout: float | None = None,
+    ) -> T:
+        """The cached value, or `compute()`'s result stored, computed once across processes.
+
+        See `Cache.get_or_set`; `compute_timeout` also bounds how long this process
+        waits for another process's holder of the key's lock.
+        """
+        key = normalize_key(key)
+        data = await self._command("get", key, None, self._client.get, self.prefix + key)
+        value = self._counted(key, data, type)
+        if value is not MISSING:
+            return value  # type: ignore[no-any-return]
+        ttl, compute_timeout = check_policy(ttl), check_timeout(compute_timeout)
+
+        async def store(result: Any, seconds: float | None) -> None:
+            await self.set(key, result, seconds)
+
+        async def compute_and_store() -> Any:
+            return await fill(
+                compute, store, ttl=ttl, cache_none=cache_none, logger=self._get_logger
+            )
+
+        wait = self.lock_timeout
+        if compute_timeout is not None:
+            wait = min(wait, compute_timeout)
+        return await self._flight.run(  # type: ignore[no-any-return]
+            key, lambda: self._locked(key, type, compute_and_store, wait), compute_timeout
+        )
+
+    def get_stats(self) -> CacheStats:
+        """This instance's counters and circuit state; no server call (`count()` asks it)."""
+        return CacheStats.of(
+            self._hits,
+            self._misses,
+            None,
+            self._flight.suppressed,
+            errors=self._errors,
+            short_circuited=self._short_circuited,
+            circuit=self._circuit.state,
+            compute_timeouts=self._flight.timeouts,
+        )
 
     async def health(self) -> bool:
-        """`PING` the server.
+        """`PING` the server (bounded by `timeout`), also as the circuit breaker's probe.
 
-        Raises:
-            CacheError: the server is unreachable.
+        Returns False when it is unreachable; logs once when reachability changes, never
+        per probe.
         """
         try:
-            await self._client.ping()
+            async with asyncio.timeout(self.timeout):
+                await self._client.ping()
         except _FAILURES as error:
-            raise CacheError("the Redis cache is unreachable") from error
+            self._errors += 1
+            self._circuit.failed()
+            self._reachability(False, error)
+            return False
+        self._circuit.succeeded()
+        self._reachability(True, None)
         return True
 
     async def close(self) -> None:
@@ -214,58 +323,79 @@ class RedisCache(Cache):
         if self._owns_client:
             await self._client.aclose()
 
-    # -- the private half used by memoize and TieredCache ------------------------
+    # -- commands, through the circuit breaker and the timeout -----------------
 
-    async def _lookup(self, key: str, value_type: Any) -> Any:
+    async def _command(
+        self,
+        operation: str,
+        key: str,
+        fallback: Any,
+        function: Callable[..., Any],
+        *args: Any,
+        **kw: Any,
+    ) -> Any:
+        """Run one command: skipped while the circuit is open; a failure gives `fallback`."""
+        circuit = self._circuit
+        if circuit.state != "closed" and not circuit.allow():
+            return self._skipped(operation, key, fallback)
         try:
-            data = await self._client.get(self.prefix + key)
+            async with asyncio.timeout(self.timeout):
+                result = await function(*args, **kw)
         except _FAILURES as error:
-            self._misses += 1
-            return self._failed("get", key, error, MISSING)
-        return self._counted(key, data, value_type)
+            return self._failed(operation, key, error, fallback)
+        circuit.succeeded()
+        return result
 
-    async def _lookup_with_ttl(
-        self, keys: list[str], value_type: Any
-    ) -> dict[str, tuple[Any, float | None]]:
-        """Found values with their remaining lifetime in seconds (None: no expiry).
+    async def _get_with_ttl(self, keys: list[str]) -> list[Any]:
+        async with self._client.pipeline(transaction=False) as pipeline:
+            for key in keys:
+                pipeline.get(self.prefix + key)
+                pipeline.pttl(self.prefix + key)
+            return await pipeline.execute()
 
-        `GET` and `PTTL` per key in one pipelined round trip; used by `TieredCache` so a
-        local copy never outlives the Redis entry.
-        """
-        try:
-            async with self._client.pipeline(transaction=False) as pipeline:
-                for key in keys:
-                    pipeline.get(self.prefix + key)
-                    pipeline.pttl(self.prefix + key)
-                replies = await pipeline.execute()
-        except _FAILURES as error:
-            self._misses += len(keys)
-            return self._failed("get", keys[0] if len(keys) == 1 else "*", error, {})
-        found: dict[str, tuple[Any, float | None]] = {}
-        for index, key in enumerate(keys):
-            value, remaining = (
-                self._counted(key, replies[2 * index], value_type),
-                replies[2 * index + 1],
+    async def _set_all(self, encoded: list[tuple[str, bytes]], milliseconds: int | None) -> bool:
+        async with self._client.pipeline(transaction=False) as pipeline:
+            for name, data in encoded:
+                pipeline.set(name, data, px=milliseconds)
+            await pipeline.execute()
+        return True
+
+    async def _scan(
+        self,
+        act: Callable[[list[bytes]], Awaitable[object]] | None,
+        skip: bytes | None,
+    ) -> Any:
+        """Walk the prefix's keys in batches: `act` on each batch, or count them."""
+        counted, cursor = 0, 0
+        while True:
+            reply: tuple[int, list[Any]] = await self._client.scan(
+                cursor, match=self._pattern(), count=500
             )
-            if value is not MISSING:
-                found[key] = (value, remaining / 1000 if remaining > 0 else None)
-        return found
+            cursor, names = reply
+            if skip is not None:
+                names = [name for name in names if not name.startswith(skip)]
+            counted += len(names)
+            if act is not None and names:
+                await act(names)
+            if cursor == 0:
+                return True if act is not None else counted
 
-    async def _store(self, key: str, value: Any, ttl: float | None) -> None:
-        await self.set(key, value, ttl)
+    async def _unlink_batch(self, names: list[bytes]) -> None:
+        await self._client.unlink(*names)
 
-    async def _load_or_compute(
-        self, key: str, value_type: Any, compute: Callable[[], Awaitable[Any]]
+    # -- the cross-process lock of get_or_set -----------------------------------
+
+    async def _locked(
+        self, key: str, value_type: Any, compute: Callable[[], Awaitable[Any]], wait: float
     ) -> Any:
         lock_key, token = self._lock_prefix + key, secrets.token_hex(16)
-        deadline = time.monotonic() + self.lock_timeout
+        deadline = time.monotonic() + wait
+        lifetime = self._milliseconds(self.lock_timeout)
         while True:
-            try:
-                acquired = await self._client.set(
-                    lock_key, token, nx=True, px=self._milliseconds(self.lock_timeout)
-                )
-            except _FAILURES as error:
-                self._failed("lock", key, error, None, raising=False)
+            acquired = await self._command(
+                "lock", key, MISSING, self._client.set, lock_key, token, nx=True, px=lifetime
+            )
+            if acquired is MISSING:  # Redis is down: no lock, compute here
                 return await compute()
             if acquired:
                 break
@@ -279,14 +409,11 @@ class RedisCache(Cache):
             value = await self._fetch(key, value_type)
             return await compute() if value is MISSING else value
         finally:
-            await self._unlock(lock_key, token)
+            await self._command("unlock", key, None, self._release_lock, [lock_key], [token])
 
     async def _fetch(self, key: str, value_type: Any) -> Any:
         """Read without counting: the re-check a lock holder does before computing."""
-        try:
-            data = await self._client.get(self.prefix + key)
-        except _FAILURES:
-            return MISSING
+        data = await self._command("get", key, None, self._client.get, self.prefix + key)
         return MISSING if data is None else self._decode(key, data, value_type)
 
     async def _wait_for_holder(
@@ -295,12 +422,13 @@ class RedisCache(Cache):
         """Poll until the holder stored the value, the lock went, or `deadline` passed."""
         interval = 0.005
         while time.monotonic() < deadline:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
             interval = min(interval * 2, 0.1)
-            try:
-                data, lock = await self._client.mget([self.prefix + key, lock_key])
-            except _FAILURES:
+            names = [self.prefix + key, lock_key]
+            replies = await self._command("lock", key, None, self._client.mget, names)
+            if replies is None:
                 return MISSING
+            data, lock = replies
             if data is not None:
                 self._flight.suppressed += 1
                 return self._decode(key, data, value_type)
@@ -308,11 +436,7 @@ class RedisCache(Cache):
                 return MISSING
         return MISSING
 
-    async def _unlock(self, lock_key: str, token: str) -> None:
-        try:
-            await self._release_lock(keys=[lock_key], args=[token])
-        except _FAILURES as error:  # the lock's TTL releases it anyway
-            self._failed("unlock", lock_key, error, None, raising=False)
+    # -- encoding, counting, failures -------------------------------------------
 
     def _encode(self, key: str, value: Any) -> bytes:
         try:
@@ -327,7 +451,7 @@ class RedisCache(Cache):
             ) from error
 
     def _counted(self, key: str, data: bytes | str | None, value_type: Any) -> Any:
-        """Decode a reply (None: absent) and count it as a hit or a miss."""
+        """Decode a reply (None: absent or failed) and count it as a hit or a miss."""
         value = MISSING if data is None else self._decode(key, data, value_type)
         if value is MISSING:
             self._misses += 1
@@ -335,23 +459,23 @@ class RedisCache(Cache):
             self._hits += 1
         return value
 
-    async def _attempt(self, operation: str, key: str, call: Awaitable[T], fallback: T) -> T:
-        """Await one command; a server failure is logged and gives `fallback` (or raises)."""
-        try:
-            return await call
-        except _FAILURES as error:
-            return self._failed(operation, key, error, fallback)
-
     def _decode(self, key: str, data: bytes | str, value_type: Any) -> Any:
         try:
             return self.serializer.loads(
                 data if isinstance(data, bytes) else data.encode(), value_type
             )
         except Exception as error:  # a stale shape or a foreign writer: treat as a miss
-            return self._failed("decode", key, error, MISSING)
+            self._get_logger().warning(
+                "cached value does not decode; treated as a miss",
+                operation="decode",
+                key=key,
+                error=type(error).__name__,
+                backend="redis",
+            )
+            return MISSING
 
     def _milliseconds(self, ttl: float | None) -> int | None:
-        check_ttl(ttl)
+        ttl = check_ttl(ttl)
         ttl = self.default_ttl if ttl is None else ttl
         return None if ttl is None else max(1, round(ttl * 1000))
 
@@ -359,43 +483,76 @@ class RedisCache(Cache):
         escaped = "".join("\\" + char if char in "*?[]\\" else char for char in self.prefix)
         return escaped + "*"
 
-    def _failed(
-        self, operation: str, key: str, error: BaseException, fallback: T, *, raising: bool = True
-    ) -> T:
-        if raising and self.raise_on_error:
-            _raise(operation, key, error)
-        logger = self._logger
-        if logger is None:
-            from infrakit.log import get_logger
-
-            logger = self._logger = get_logger("infrakit.cache")
-        logger.warning(
-            "cache operation failed",
-            operation=operation,
-            key=key,
-            error=type(error).__name__,
-            backend="redis",
-        )
+    def _skipped(self, operation: str, key: str, fallback: Any) -> Any:
+        self._short_circuited += 1
+        if self.raise_on_error:
+            raise CacheError(
+                f"cache {operation} skipped: the Redis circuit is open after repeated failures",
+                code="CACHE_UNAVAILABLE",
+                details={"operation": operation, "key": key, "circuit": self._circuit.state},
+            )
         return fallback
 
+    def _failed(self, operation: str, key: str, error: BaseException, fallback: Any) -> Any:
+        """Count a server failure, log it while the circuit is closed, raise if asked."""
+        self._errors += 1
+        was_closed = self._circuit.state == "closed"
+        self._circuit.failed()
+        if self.raise_on_error:
+            _raise(operation, key, error)
+        if was_closed:
+            self._get_logger().warning(
+                "cache operation failed",
+                operation=operation,
+                key=key,
+                error=type(error).__name__,
+                backend="redis",
+            )
+        return fallback
 
-def _connect(url: str, client_name: str, retries: int, timeout: float | None) -> Redis:
-    """A client that reconnects and retries on a dropped connection (`from_url` does not)."""
-    retry = _retry.Retry(_backoff.ExponentialBackoff(cap=0.5, base=0.01), retries)
-    errors = [_redis.ConnectionError, _redis.TimeoutError]
-    client: Redis = _redis.Redis.from_url(
-        url,
-        client_name=client_name,
-        retry=retry,
-        retry_on_error=errors,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-    )
-    return client
+    def _circuit_changed(self, previous: CircuitState, state: CircuitState) -> None:
+        log = self._get_logger()
+        message = {
+            "open": "cache circuit opened: Redis calls are skipped for a while",
+            "half_open": "cache circuit half-open: probing Redis",
+            "closed": "cache circuit closed: Redis answers again",
+        }[state]
+        (log.info if state == "closed" else log.warning)(
+            message, previous=previous, state=state, url=self.url, backend="redis"
+        )
+
+    def _reachability(self, reachable: bool, error: BaseException | None) -> None:
+        if self._reachable is reachable:
+            return
+        first, self._reachable = self._reachable is None, reachable
+        if reachable and not first:
+            self._get_logger().info("cache health: Redis is reachable again", url=self.url)
+        elif not reachable:
+            self._get_logger().warning(
+                "cache health: Redis is unreachable",
+                url=self.url,
+                error=type(error).__name__,
+                circuit=self._circuit.state,
+            )
+
+    def _get_logger(self) -> Logger:
+        if self._logger is None:
+            self._logger = default_logger()
+        return self._logger
+
+
+def _required(value: float | None) -> float:
+    if value is None:
+        raise CacheError(
+            "lock_timeout must be a number of seconds",
+            code="CACHE_INVALID_TTL",
+            details={"field": "lock_timeout"},
+        )
+    return value
 
 
 def _raise(operation: str, key: str, error: BaseException) -> NoReturn:
     raise CacheError(
-        f"cache {operation} failed for key {key!r}: {type(error).__name__}",
+        f"cache {operation} failed for key {key!r}: {mask_dsn(type(error).__name__)}",
         details={"operation": operation, "key": key},
     ) from error

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from infrakit.cache import Cache, MemoryCache
+from tests.recording import RecordingLogger
 
 BACKENDS = [
     "memory",
@@ -16,30 +18,48 @@ BACKENDS = [
     pytest.param("tiered", marks=pytest.mark.redis),
 ]
 CLIENT_NAME = "infrakit-cache-tests"
+CLOSED_PORT_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1: refused at once
 
 
-class RecordingLogger:
-    """A Logger that keeps its records, to assert what the cache reported."""
-
-    name = "test"
+class FakeClock:
+    """A monotonic clock that moves only when told, for `MemoryCache(clock=...)`."""
 
     def __init__(self) -> None:
-        self.records: list[tuple[str, str, dict[str, Any]]] = []
+        self.now = 1_000.0
 
-    def _record(self, level: str, message: str, **metadata: Any) -> None:
-        self.records.append((level, message, metadata))
+    def __call__(self) -> float:
+        return self.now
 
-    def debug(self, message: str, /, **metadata: Any) -> None:
-        self._record("debug", message, **metadata)
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
-    def info(self, message: str, /, **metadata: Any) -> None:
-        self._record("info", message, **metadata)
 
-    def warning(self, message: str, /, **metadata: Any) -> None:
-        self._record("warning", message, **metadata)
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
+    """Poll `check` until it holds (bounded): pub/sub delivery and Redis expiry take time."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "the condition never held"
+        await asyncio.sleep(0.01)
 
-    def error(self, message: str, /, **metadata: Any) -> None:
-        self._record("error", message, **metadata)
+
+class Backend:
+    """A cache under test, and how to let time pass for it."""
+
+    def __init__(
+        self, name: str, cache: Any, logger: RecordingLogger, clock: FakeClock | None = None
+    ) -> None:
+        self.name = name
+        self.cache = cache
+        self.logger = logger
+        self.clock = clock
+
+    async def elapse(self, seconds: float, until: Callable[[], Awaitable[bool]]) -> None:
+        """Let `seconds` pass (at once on the fake clock), then require `until` to hold."""
+        if self.clock is not None:
+            self.clock.advance(seconds)
+            assert await until()
+        else:
+            await eventually(until, within=seconds + 5.0)
 
 
 def unique_prefix() -> str:
@@ -55,7 +75,10 @@ def make_redis(url: str, prefix: str, **options: Any) -> Any:
 def make_tiered(url: str, prefix: str, **options: Any) -> Any:
     from infrakit.cache import TieredCache
 
-    return TieredCache(MemoryCache(default_ttl=60), make_redis(url, prefix, **options))
+    logger = options.get("logger")
+    return TieredCache(
+        MemoryCache(default_ttl=60), make_redis(url, prefix, **options), logger=logger
+    )
 
 
 async def dispose(cache: Any) -> None:
@@ -64,16 +87,40 @@ async def dispose(cache: Any) -> None:
     await cache.close()
 
 
+async def kill_connections(admin: Any, *, subscribers_only: bool = False) -> int:
+    """`CLIENT KILL` this suite's connections (only the pub/sub ones when asked)."""
+    killed = 0
+    for client in await admin.client_list():
+        if client.get("name") != CLIENT_NAME:
+            continue
+        if subscribers_only and int(client.get("sub", 0)) == 0:
+            continue
+        await admin.client_kill_filter(_id=client["id"])
+        killed += 1
+    return killed
+
+
 @pytest.fixture(params=BACKENDS)
-async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
     """A fresh, empty cache of each backend, its keys deleted afterwards."""
+    logger = RecordingLogger()
     if request.param == "memory":
-        created: Any = MemoryCache(max_size=1000, default_ttl=60)
+        clock = FakeClock()
+        created = MemoryCache(max_size=1000, default_ttl=60, clock=clock, logger=logger)
+        chosen = Backend("memory", created, logger, clock)
     else:
         url = request.getfixturevalue("redis_url")
         factory = make_redis if request.param == "redis" else make_tiered
-        created = factory(url, unique_prefix(), default_ttl=60)
+        chosen = Backend(
+            request.param, factory(url, unique_prefix(), default_ttl=60, logger=logger), logger
+        )
     try:
-        yield created
+        yield chosen
     finally:
-        await dispose(created)
+        await dispose(chosen.cache)
+
+
+@pytest.fixture
+def cache(backend: Backend) -> Cache:
+    """The cache of `backend`, for tests that need no clock."""
+    return backend.cache  # type: ignore[no-any-return]

@@ -7,7 +7,8 @@ import dataclasses
 
 import pytest
 
-from infrakit.cache import MAX_KEY_LENGTH, Cache, CacheError, CacheStats
+from infrakit.cache import MAX_KEY_LENGTH, MAX_TTL, Cache, CacheError, CacheStats
+from tests.cache.conftest import Backend
 
 
 async def test_set_get_delete_round_trip(cache: Cache) -> None:
@@ -20,20 +21,88 @@ async def test_set_get_delete_round_trip(cache: Cache) -> None:
     assert await cache.delete("user:1") is False
 
 
-async def test_entries_expire_after_their_ttl(cache: Cache) -> None:
+async def _absent(cache: Cache, key: str) -> bool:
+    return await cache.get(key) is None
+
+
+async def test_entries_expire_after_their_ttl(backend: Backend) -> None:
+    cache = backend.cache
     await cache.set("short", 1, ttl=0.3)
     await cache.set("long", 2, ttl=30)
     assert await cache.get("short") == 1
-    await asyncio.sleep(0.5)
-    assert await cache.get("short") is None
+    await backend.elapse(0.4, lambda: _absent(cache, "short"))
     assert await cache.exists("short") is False
     assert await cache.get("long") == 2
 
 
-async def test_invalid_ttl_is_refused(cache: Cache) -> None:
-    with pytest.raises(CacheError) as raised:
-        await cache.set("key", 1, ttl=0)
-    assert raised.value.code == "CACHE_INVALID_TTL"
+BAD_TTLS = [
+    0,
+    0.0,
+    -1,
+    -0.001,
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    True,
+    False,
+    "60",
+    b"60",
+    [60],
+    MAX_TTL + 1,
+    10**30,
+    2**63,
+]
+
+
+@pytest.mark.parametrize("ttl", BAD_TTLS, ids=repr)
+async def test_every_backend_refuses_a_bad_ttl_the_same_way(cache: Cache, ttl: object) -> None:
+    for write in (
+        lambda: cache.set("key", 1, ttl=ttl),  # type: ignore[arg-type]
+        lambda: cache.set_multiple({"key": 1, "other": 2}, ttl=ttl),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(CacheError) as raised:
+            await write()
+        assert raised.value.code == "CACHE_INVALID_TTL"
+        assert "ttl" in raised.value.message
+        assert raised.value.details == {"field": "ttl"}
+    assert await cache.get_multiple(["key", "other"]) == {}  # nothing half-written
+
+
+@pytest.mark.parametrize("ttl", [None, 1, 0.5, 1e-3, MAX_TTL, 86_400 * 365])
+async def test_every_backend_accepts_the_ttls_the_rule_allows(cache: Cache, ttl: object) -> None:
+    assert await cache.set("key", "kept", ttl=ttl) is True  # type: ignore[arg-type]
+    if ttl is None or ttl >= 1:  # type: ignore[operator]
+        assert await cache.get("key") == "kept"
+
+
+@pytest.mark.parametrize("key", ["\ud800", "a\udfffb", "x" * 300 + "\ud800"])
+async def test_keys_that_cannot_be_encoded_are_a_key_error(cache: Cache, key: str) -> None:
+    for call in (
+        lambda: cache.set(key, 1),
+        lambda: cache.get(key),
+        lambda: cache.delete(key),
+        lambda: cache.get_multiple([key]),
+        lambda: cache.set_multiple({key: 1}),
+    ):
+        with pytest.raises(CacheError) as raised:
+            await call()
+        assert raised.value.code == "CACHE_KEY_ERROR"
+        assert key not in raised.value.message
+
+
+async def test_non_ascii_keys_work_everywhere(cache: Cache) -> None:
+    await cache.set("clé:日本", "ok")
+    assert await cache.get("clé:日本") == "ok"
+    assert await cache.get_multiple(["clé:日本"]) == {"clé:日本": "ok"}
+
+
+async def test_get_returns_the_default_for_a_miss_and_a_stored_none_otherwise(
+    cache: Cache,
+) -> None:
+    marker = object()
+    assert await cache.get("absent", default=marker) is marker
+    await cache.set("stored-none", None)
+    assert await cache.get("stored-none", default=marker) is None
 
 
 async def test_batch_calls(cache: Cache) -> None:
@@ -46,21 +115,27 @@ async def test_batch_calls(cache: Cache) -> None:
     assert await cache.delete_multiple(["a", "b"]) is False
 
 
-async def test_batch_ttl_expires(cache: Cache) -> None:
+async def test_batch_ttl_expires(backend: Backend) -> None:
+    cache = backend.cache
+
+    async def both_gone() -> bool:
+        return await cache.get_multiple(["x", "y"]) == {}
+
     await cache.set_multiple({"x": 1, "y": 2}, ttl=0.3)
-    await asyncio.sleep(0.5)
-    assert await cache.get_multiple(["x", "y"]) == {}
+    await backend.elapse(0.4, both_gone)
 
 
-async def test_stats_count_hits_misses_and_size(cache: Cache) -> None:
+async def test_stats_are_synchronous_counters(cache: Cache) -> None:
     await cache.set_multiple({"a": 1, "b": 2, "c": 3})
     await cache.get("a")
     await cache.get("b")
     await cache.get("nope")
-    stats = await cache.get_stats()
+    stats = cache.get_stats()
     assert isinstance(stats, CacheStats)
-    assert (stats.hits, stats.misses, stats.size) == (2, 1, 3)
+    assert (stats.hits, stats.misses) == (2, 1)
     assert stats.hit_ratio == pytest.approx(2 / 3)
+    assert stats.circuit == "closed"
+    assert await cache.count() == 3  # type: ignore[attr-defined]
     with pytest.raises(dataclasses.FrozenInstanceError):
         stats.hits = 0  # type: ignore[misc]
 
@@ -69,7 +144,7 @@ async def test_clear_removes_everything(cache: Cache) -> None:
     await cache.set_multiple({"a": 1, "b": 2})
     assert await cache.clear() is True
     assert await cache.get_multiple(["a", "b"]) == {}
-    assert (await cache.get_stats()).size == 0
+    assert await cache.count() == 0  # type: ignore[attr-defined]
 
 
 async def test_long_keys_are_hashed_and_still_work(cache: Cache) -> None:
@@ -90,7 +165,8 @@ async def test_none_values_and_health(cache: Cache) -> None:
     assert await cache.exists("nothing") is True  # stored, not dropped
 
 
-async def test_memoize_with_result_based_ttl(cache: Cache) -> None:
+async def test_memoize_with_result_based_ttl(backend: Backend) -> None:
+    cache = backend.cache
     calls: list[int] = []
     seen: list[tuple[object, float]] = []
 
@@ -110,8 +186,12 @@ async def test_memoize_with_result_based_ttl(cache: Cache) -> None:
     assert len(calls) == 2
     assert [result for result, _ in seen] == ["short", "long"]
     assert all(elapsed >= 0.005 for _, elapsed in seen)
-    await asyncio.sleep(0.5)
-    assert await lookup("short") == "short"
+
+    async def short_recomputed() -> bool:
+        await lookup("short")
+        return len(calls) == 3
+
+    await backend.elapse(0.4, short_recomputed)
     assert await lookup("long") == "long"
     assert len(calls) == 3
 
@@ -177,7 +257,7 @@ async def test_hundred_concurrent_callers_run_a_cold_function_once(cache: Cache)
     results = await asyncio.gather(*(slow(41) for _ in range(100)))
     assert results == [42] * 100
     assert calls == [41]
-    assert (await cache.get_stats()).stampedes_suppressed == 99
+    assert cache.get_stats().stampedes_suppressed == 99
 
 
 async def test_an_exception_reaches_every_waiter_and_is_not_cached(cache: Cache) -> None:
@@ -208,6 +288,77 @@ async def test_memoize_invalidate_and_key_fn(cache: Cache) -> None:
     assert await load_user(7) == {"id": 7}
     assert await load_user(7, verbose=True) == {"id": 7}
     assert await cache.get("user:7") == {"id": 7}
-    assert await load_user.invalidate(7) is True  # type: ignore[attr-defined]
+    assert await load_user.invalidate(7) is True
     assert await load_user(7) == {"id": 7}
     assert calls == ["load", "load"]
+
+
+@pytest.mark.parametrize("bad", [-5, float("nan"), float("inf"), "10", True, 10**30])
+async def test_a_ttl_policy_returning_a_bad_value_is_logged_and_the_default_applies(
+    backend: Backend, bad: object
+) -> None:
+    cache, recording_logger = backend.cache, backend.logger
+    calls: list[int] = []
+
+    @cache.memoize(ttl=lambda result, elapsed: bad)  # type: ignore[arg-type, return-value]
+    async def compute(value: int) -> int:
+        calls.append(value)
+        return value
+
+    assert [await compute(1), await compute(1)] == [1, 1]
+    assert calls == [1]  # stored with the default TTL
+    assert "cache ttl policy gave no valid ttl; the default ttl applies" in (
+        recording_logger.messages("warning")
+    )
+
+
+@pytest.mark.parametrize("ttl", [0, -1, float("nan"), True, "60"])
+def test_memoize_refuses_a_bad_static_ttl_at_decoration(cache: Cache, ttl: object) -> None:
+    async def compute() -> int:
+        return 1
+
+    with pytest.raises(CacheError) as raised:
+        cache.memoize(compute, ttl=ttl)  # type: ignore[arg-type]
+    assert raised.value.code == "CACHE_INVALID_TTL"
+    with pytest.raises(CacheError) as raised:
+        cache.memoize(compute, timeout=0)
+    assert raised.value.details == {"field": "timeout"}
+
+
+async def test_a_hung_computation_does_not_trap_later_callers(cache: Cache) -> None:
+    release = asyncio.Event()
+    calls: list[str] = []
+
+    @cache.memoize(timeout=0.2, key_fn=lambda mode: "hung-or-not")
+    async def compute(mode: str) -> str:
+        calls.append(mode)
+        if mode == "hang":
+            await release.wait()  # never set: a computation that hangs
+        return mode
+
+    async with asyncio.timeout(5):
+        outcomes = await asyncio.gather(
+            *(compute("hang") for _ in range(5)), return_exceptions=True
+        )
+    assert all(isinstance(outcome, CacheError) for outcome in outcomes)
+    assert {outcome.code for outcome in outcomes} == {"CACHE_TIMEOUT"}  # type: ignore[union-attr]
+    async with asyncio.timeout(5):
+        assert await compute("fine") == "fine"  # a later caller is not stuck behind it
+    assert calls == ["hang", "fine"]
+    assert cache.get_stats().compute_timeouts == 1
+
+
+async def test_get_or_set_computes_once_and_then_reads(cache: Cache) -> None:
+    calls: list[int] = []
+
+    async def compute() -> dict[str, int]:
+        calls.append(1)
+        await asyncio.sleep(0.01)
+        return {"value": 1}
+
+    results = await asyncio.gather(
+        *(cache.get_or_set("shared", compute, ttl=30) for _ in range(10))
+    )
+    assert results == [{"value": 1}] * 10
+    assert await cache.get_or_set("shared", compute) == {"value": 1}
+    assert calls == [1]

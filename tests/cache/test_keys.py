@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from infrakit.cache import MAX_KEY_LENGTH, CacheError, MemoryCache
-from infrakit.cache._keys import default_key_builder, normalize_key
+from infrakit.cache._keys import default_key_builder
+from infrakit.cache._rules import normalize_key
 
 
 class Color(enum.Enum):

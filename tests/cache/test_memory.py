@@ -1,12 +1,14 @@
-"""MemoryCache specifics: the LRU bound, stored objects, options."""
+"""MemoryCache specifics: the LRU bound, stored objects, options, the injected clock."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 
 import pytest
 
 from infrakit.cache import Cache, CacheError, MemoryCache, memoize
+from tests.cache.conftest import FakeClock, eventually
 
 
 async def test_least_recently_used_entries_are_evicted() -> None:
@@ -15,16 +17,20 @@ async def test_least_recently_used_entries_are_evicted() -> None:
     await cache.get("a")
     await cache.set("d", 4)
     assert await cache.get_multiple(["a", "b", "c", "d"]) == {"a": 1, "c": 3, "d": 4}
-    assert (await cache.get_stats()).size == 3
+    assert cache.get_stats().size == 3
 
 
-async def test_default_ttl_and_forever() -> None:
-    cache = MemoryCache(default_ttl=0.2)
-    forever = MemoryCache(default_ttl=None)
+async def test_default_ttl_and_forever_on_the_injected_clock() -> None:
+    clock = FakeClock()
+    cache = MemoryCache(default_ttl=0.2, clock=clock)
+    forever = MemoryCache(default_ttl=None, clock=clock)
     await cache.set("k", 1)
     await forever.set("k", 1)
-    await asyncio.sleep(0.3)
+    clock.advance(0.19)
+    assert await cache.get("k") == 1
+    clock.advance(0.02)
     assert await cache.get("k") is None
+    clock.advance(10**9)
     assert await forever.get("k") == 1
 
 
@@ -35,11 +41,22 @@ async def test_values_are_stored_as_objects() -> None:
     assert await cache.get("k") is value
 
 
-def test_bad_options_are_refused() -> None:
-    with pytest.raises(CacheError):
-        MemoryCache(max_size=0)
-    with pytest.raises(CacheError):
-        MemoryCache(default_ttl=-1)
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"max_size": 0}, "max_size"),
+        ({"max_size": True}, "max_size"),
+        ({"max_size": 2.5}, "max_size"),
+        ({"default_ttl": -1}, "default_ttl"),
+        ({"default_ttl": float("nan")}, "default_ttl"),
+        ({"default_ttl": 0}, "default_ttl"),
+    ],
+)
+def test_bad_options_are_refused_naming_the_field(options: dict[str, object], field: str) -> None:
+    with pytest.raises(CacheError) as raised:
+        MemoryCache(**options)  # type: ignore[arg-type]
+    assert raised.value.details["field"] == field
+    assert field in raised.value.message
 
 
 async def test_module_level_memoize_and_protocol() -> None:
@@ -58,7 +75,10 @@ async def test_module_level_memoize_and_protocol() -> None:
     cached_triple = memoize(triple, cache=cache)
     assert [await double(2), await double(2), await cached_triple(2)] == [4, 4, 6]
     assert calls == [2]
-    assert double.__name__ == "double"  # type: ignore[attr-defined]
+    assert double.__name__ == "double"
+    assert inspect.iscoroutinefunction(double)
+    assert inspect.iscoroutinefunction(cached_triple)
+    assert inspect.signature(double) == inspect.signature(double.__wrapped__)  # type: ignore[attr-defined]
 
 
 async def test_async_context_manager_closes() -> None:
@@ -70,40 +90,114 @@ async def test_async_context_manager_closes() -> None:
 async def test_a_cancelled_caller_does_not_cancel_the_others() -> None:
     cache = MemoryCache()
     calls = []
+    release = asyncio.Event()
 
     @cache.memoize
     async def slow() -> str:
         calls.append(1)
-        await asyncio.sleep(0.1)
+        await release.wait()
         return "done"
 
     first = asyncio.create_task(slow())
     second = asyncio.create_task(slow())
-    await asyncio.sleep(0.01)
+
+    async def started() -> bool:
+        return bool(calls)
+
+    await eventually(started)
     first.cancel()
-    assert await second == "done"
     with pytest.raises(asyncio.CancelledError):
         await first
+    release.set()
+    assert await second == "done"
     assert await slow() == "done"
     assert calls == [1]
 
 
 async def test_expired_entries_are_dropped_without_a_timer_per_key() -> None:
-    cache = MemoryCache(max_size=5_000)
+    clock = FakeClock()
+    cache = MemoryCache(max_size=5_000, clock=clock)
     tasks_before = len(asyncio.all_tasks())
     await cache.set_multiple({f"key{index}": index for index in range(2_000)}, ttl=0.1)
     await cache.set("kept", "yes", ttl=30)
     assert len(asyncio.all_tasks()) == tasks_before  # nothing scheduled per entry
-    assert (await cache.get_stats()).size == 2_001
-    await asyncio.sleep(0.2)
+    assert cache.get_stats().size == 2_001
+    clock.advance(0.2)
     await cache.set("trigger", 1)  # a write sweeps what has expired
     assert len(cache._data) == 2  # the expired entries are gone, not merely hidden
     assert await cache.get_multiple(["kept", "key7"]) == {"kept": "yes"}
 
 
-def test_the_free_memoize_needs_an_infrakit_cache() -> None:
+def test_the_free_memoize_needs_a_cache() -> None:
     async def double(value: int) -> int:
         return value * 2
 
-    with pytest.raises(TypeError, match="infrakit cache"):
+    with pytest.raises(TypeError, match="needs a Cache"):
         memoize(double, cache=object())  # type: ignore[arg-type]
+
+
+class DictCache(Cache):
+    """A third-party cache: the public Protocol only, no infrakit internals."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, object] = {}
+        self.computed = 0
+
+    async def get(self, key, *, type=None, default=None):  # type: ignore[no-untyped-def, override]
+        return self.data.get(key, default)
+
+    async def set(self, key, value, ttl=None):  # type: ignore[no-untyped-def, override]
+        self.data[key] = value
+        return True
+
+    async def delete(self, key):  # type: ignore[no-untyped-def, override]
+        return self.data.pop(key, None) is not None
+
+    async def exists(self, key):  # type: ignore[no-untyped-def, override]
+        return key in self.data
+
+    async def get_multiple(self, keys, *, type=None):  # type: ignore[no-untyped-def, override]
+        return {key: self.data[key] for key in keys if key in self.data}
+
+    async def set_multiple(self, entries, ttl=None):  # type: ignore[no-untyped-def, override]
+        self.data.update(entries)
+        return True
+
+    async def delete_multiple(self, keys):  # type: ignore[no-untyped-def, override]
+        removed = [self.data.pop(key, None) is not None for key in keys]
+        return any(removed)
+
+    async def clear(self):  # type: ignore[no-untyped-def, override]
+        self.data.clear()
+        return True
+
+    async def get_or_set(
+        self, key, compute, *, ttl=None, type=None, cache_none=False, compute_timeout=None
+    ):  # type: ignore[no-untyped-def, override]
+        if key not in self.data:
+            self.computed += 1
+            self.data[key] = await compute()
+        return self.data[key]
+
+    def get_stats(self):  # type: ignore[no-untyped-def, override]
+        raise NotImplementedError
+
+    async def health(self):  # type: ignore[no-untyped-def, override]
+        return True
+
+    async def close(self):  # type: ignore[no-untyped-def, override]
+        return None
+
+
+async def test_memoize_works_on_any_cache_through_the_public_protocol() -> None:
+    cache = DictCache()
+
+    @memoize(cache=cache)
+    async def square(value: int) -> int:
+        return value * value
+
+    assert [await square(3), await square(3), await square(4)] == [9, 9, 16]
+    assert cache.computed == 2
+    assert await square.invalidate(3) is True
+    assert await square(3) == 9
+    assert cache.computed == 3

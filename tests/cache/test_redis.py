@@ -12,7 +12,14 @@ import pytest
 from pydantic import BaseModel
 
 from infrakit.cache import CacheError, SignedPickleSerializer
-from tests.cache.conftest import CLIENT_NAME, RecordingLogger, dispose, make_redis, unique_prefix
+from tests.cache.conftest import (
+    CLOSED_PORT_URL,
+    dispose,
+    kill_connections,
+    make_redis,
+    unique_prefix,
+)
+from tests.recording import RecordingLogger
 
 pytestmark = pytest.mark.redis
 
@@ -57,7 +64,7 @@ async def test_memoize_rebuilds_the_return_annotation(redis_cache: Any) -> None:
     second = await load(5)
     assert first == second == User(id=5, name="Grace")
     assert isinstance(second, User)
-    assert (await redis_cache.get_stats()).hits == 1
+    assert redis_cache.get_stats().hits == 1
 
 
 async def test_a_value_that_does_not_serialise_names_key_and_type(redis_cache: Any) -> None:
@@ -92,7 +99,7 @@ async def test_long_keys_are_stored_hashed(redis_cache: Any) -> None:
 
 async def test_outage_counts_as_miss_and_is_logged() -> None:
     logger = RecordingLogger()
-    cache = make_redis("redis://127.0.0.1:1/0", unique_prefix(), logger=logger)
+    cache = make_redis(CLOSED_PORT_URL, unique_prefix(), logger=logger, failure_threshold=100)
     try:
         assert await cache.get("key") is None
         assert await cache.set("key", 1) is False
@@ -108,24 +115,30 @@ async def test_outage_counts_as_miss_and_is_logged() -> None:
 
         assert await compute() == 7
         assert calls == 1
-        assert (await cache.get_stats()).misses == 4
-        with pytest.raises(CacheError):
-            await cache.health()
-        operations = {metadata["operation"] for _, _, metadata in logger.records}
+        assert cache.get_stats().misses == 4
+        assert await cache.health() is False
+        operations = {record.metadata.get("operation") for record in logger.records}
         assert {"get", "set", "get_multiple", "delete", "lock"} <= operations
     finally:
         await cache.close()
 
 
 def test_bad_options_are_refused_at_construction() -> None:
-    for options in ({"default_ttl": 0}, {"lock_timeout": -1}):
+    for field, value in (
+        ("default_ttl", 0),
+        ("lock_timeout", -1),
+        ("lock_timeout", None),
+        ("timeout", float("nan")),
+        ("default_ttl", float("inf")),
+    ):
         with pytest.raises(CacheError) as raised:
-            make_redis("redis://127.0.0.1:1/0", unique_prefix(), **options)
+            make_redis(CLOSED_PORT_URL, unique_prefix(), **{field: value})
         assert raised.value.code == "CACHE_INVALID_TTL"
+        assert raised.value.details == {"field": field}
 
 
 async def test_outage_raises_when_configured() -> None:
-    cache = make_redis("redis://127.0.0.1:1/0", unique_prefix(), raise_on_error=True)
+    cache = make_redis(CLOSED_PORT_URL, unique_prefix(), raise_on_error=True)
     try:
         with pytest.raises(CacheError) as raised:
             await cache.get("key")
@@ -139,16 +152,6 @@ async def test_outage_raises_when_configured() -> None:
         await cache.close()
 
 
-async def _kill_own_connections(admin: Any) -> int:
-    clients = await admin.client_list()
-    killed = 0
-    for client in clients:
-        if client.get("name") == CLIENT_NAME:
-            await admin.client_kill_filter(_id=client["id"])
-            killed += 1
-    return killed
-
-
 async def test_calls_recover_after_client_kill(redis_url: str, redis_cache: Any) -> None:
     import redis.asyncio
 
@@ -159,7 +162,7 @@ async def test_calls_recover_after_client_kill(redis_url: str, redis_cache: Any)
         for round_number in range(5):
             results = await asyncio.gather(
                 *(redis_cache.get(f"k{index}") for index in range(20)),
-                _kill_own_connections(admin),
+                kill_connections(admin),
             )
             failures += sum(value is None for value in results[:20])
             assert await redis_cache.get("k3") == 3, f"no recovery in round {round_number}"
@@ -225,9 +228,8 @@ async def test_a_waiter_uses_the_value_another_holder_computed(redis_url: str) -
         results = await asyncio.gather(build(first, "first")(), build(second, "second")())
         assert len(calls) == 1
         assert results == [calls[0], calls[0]]
-        assert (await second.get_stats()).stampedes_suppressed + (
-            await first.get_stats()
-        ).stampedes_suppressed == 1
+        suppressed = second.get_stats().stampedes_suppressed
+        assert suppressed + first.get_stats().stampedes_suppressed == 1
     finally:
         await dispose(first)
         await second.close()
@@ -263,7 +265,12 @@ async def test_a_server_that_stops_answering_gives_misses_not_a_hung_caller() ->
             assert await cache.get("key") is None
             assert await cache.set("key", 1) is False
         assert connections, "the client never reached the silent server"
-        assert [metadata["error"] for _, _, metadata in logger.records] == ["TimeoutError"] * 2
+        failures = [
+            record.metadata["error"]
+            for record in logger.records
+            if record.message == "cache operation failed"
+        ]
+        assert failures == ["TimeoutError"] * 2
     finally:
         await cache.close()
         for writer in connections:

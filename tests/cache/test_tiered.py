@@ -13,12 +13,15 @@ from pydantic import BaseModel
 
 from infrakit.cache import MemoryCache, TieredCache
 from tests.cache.conftest import (
-    RecordingLogger,
+    CLOSED_PORT_URL,
     dispose,
+    eventually,
+    kill_connections,
     make_redis,
     make_tiered,
     unique_prefix,
 )
+from tests.recording import RecordingLogger
 
 pytestmark = pytest.mark.redis
 
@@ -27,14 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 class Item(BaseModel):
     sku: str
-
-
-async def eventually(check: Any, within: float = 3.0) -> None:
-    """Wait for an asynchronous invalidation to arrive (pub/sub delivery is not instant)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "invalidation never arrived"
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -55,7 +50,7 @@ async def test_reads_are_served_locally_once_copied(pair: tuple[Any, Any]) -> No
     await first.set("key", "value")
     assert await second.get("key") == "value"  # copied from Redis
     assert await second.get("key") == "value"
-    stats, local = await second.get_stats(), await second.memory.get_stats()
+    stats, local = second.get_stats(), second.memory.get_stats()
     assert (stats.hits, stats.misses, local.hits, local.misses) == (2, 0, 1, 1)
 
 
@@ -75,9 +70,13 @@ async def test_writes_elsewhere_drop_local_copies(pair: tuple[Any, Any]) -> None
 
 
 async def test_own_writes_keep_the_local_copy(pair: tuple[Any, Any]) -> None:
-    first, _ = pair
+    first, second = pair
     await first.set("mine", "kept")
-    await asyncio.sleep(0.05)  # our own announcement has arrived and been ignored
+    await first.set("marker", 1)
+    assert await second.get("marker") == 1
+    await first.set("marker", 2)  # once the second sees this, the first saw its own too
+    await eventually(lambda: _equals(second, "marker", 2))
+    await eventually(lambda: _equals(first.memory, "marker", 2))
     assert await first.memory.get("mine") == "kept"
 
 
@@ -94,7 +93,11 @@ async def test_a_local_copy_never_outlives_the_redis_entry(pair: tuple[Any, Any]
     await first.set_multiple({"short": 1, "batch": 2}, ttl=0.3)
     assert await second.get("short") == 1
     assert await second.get_multiple(["batch"]) == {"batch": 2}
-    await asyncio.sleep(0.5)
+
+    async def local_copies_gone() -> bool:
+        return await second.memory.get_multiple(["short", "batch"]) == {}
+
+    await eventually(local_copies_gone)
     assert await second.get("short") is None
     assert await second.get_multiple(["batch"]) == {}
 
@@ -154,17 +157,14 @@ async def test_invalidation_survives_a_killed_connection(
 ) -> None:
     import redis.asyncio
 
-    from tests.cache.test_redis import _kill_own_connections
-
     first, second = pair
     await first.set("key", 1)
     assert await second.get("key") == 1
     admin = redis.asyncio.Redis.from_url(redis_url)
     try:
-        assert await _kill_own_connections(admin) >= 2
+        assert await kill_connections(admin) >= 2
     finally:
         await admin.aclose()
-    await asyncio.sleep(0.2)
     await first.set("key", 2)
     await eventually(lambda: _equals(second, "key", 2), within=5)
     await first.set("key", 3)
@@ -180,8 +180,9 @@ async def test_an_idle_subscription_outlives_the_command_timeout(redis_url: str)
         await second.start()
         await first.set("key", "kept")
         assert await second.get("key") == "kept"
-        await asyncio.sleep(0.7)  # idle pub/sub reads longer than the command timeout
+        await asyncio.sleep(0.7)  # the idle time under test: longer than the command timeout
         assert await second.memory.get("key") == "kept"  # no reconnect cleared the copy
+        assert second.get_stats().listener_restarts == 0
         await first.set("key", "new")
         await eventually(lambda: _equals(second, "key", "new"))
     finally:
@@ -193,7 +194,8 @@ async def test_an_outage_gives_misses_and_local_copies() -> None:
     logger = RecordingLogger()
     cache = TieredCache(
         MemoryCache(default_ttl=60),
-        make_redis("redis://127.0.0.1:1/0", unique_prefix(), logger=logger, retries=0),
+        make_redis(CLOSED_PORT_URL, unique_prefix(), logger=logger, retries=0),
+        logger=logger,
     )
     try:
         async with asyncio.timeout(2):  # the first call does not wait for a subscription
@@ -209,7 +211,8 @@ async def test_an_outage_gives_misses_and_local_copies() -> None:
 
         assert [await compute(), await compute()] == [7, 7]
         assert calls == [1]
-        operations = {metadata["operation"] for _, _, metadata in logger.records}
-        assert {"subscribe", "get", "set", "publish"} <= operations
+        operations = {record.metadata.get("operation") for record in logger.records}
+        assert {"get", "set", "publish"} <= operations
+        assert "cache invalidation listener stopped; restarting" in logger.messages("warning")
     finally:
         await cache.close()
