@@ -9,7 +9,7 @@ means adding one method here and nothing else.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
@@ -36,6 +36,14 @@ class Component:
     start: Callable[[Any], Awaitable[object]] | None = None
     stop: Callable[[Any], Awaitable[object]] | None = None
     health: Callable[[Any], Awaitable[object]] | None = None
+
+
+class _AppliedMigrations(list[str]):
+    """The `migrations` component: the files its start applied, and the database it used."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__()
+        self.database = database
 
 
 class InfraBuilder:
@@ -92,6 +100,44 @@ class InfraBuilder:
                 health=lambda db: db.health(),
             )
         )
+
+    def with_migrations(
+        self,
+        directory: str | Path,
+        *,
+        table: str = "infrakit_migrations",
+        schema: str | None = None,
+    ) -> Self:
+        """Apply the pending migrations of `directory` at start, once the database is open.
+
+        Runs as its own component right after `with_database()`'s, under the migrations'
+        advisory lock, so instances starting together apply each file once; a failing
+        or changed file fails the start (`InitializationError`). `infra.component(
+        "migrations")` is the list of files this start applied.
+
+        Raises:
+            ConfigurationError: `with_database()` was not added before.
+        """
+        database = self._components.get("database")
+        if database is None:
+            raise ConfigurationError(
+                "with_migrations() needs with_database() before it",
+                details={"component": "migrations"},
+            )
+        created: list[Database] = []
+
+        def create_database(config: ConfigReader, logger: Logger) -> Database:
+            created.append(database.create(config, logger))
+            return created[-1]
+
+        def create(config: ConfigReader, logger: Logger) -> _AppliedMigrations:
+            return _AppliedMigrations(created[-1])  # the pool this same build() created
+
+        async def start(applied: _AppliedMigrations) -> None:
+            applied.extend(await applied.database.migrate(directory, table=table, schema=schema))
+
+        self._components["database"] = replace(database, create=create_database)
+        return self._add(Component("migrations", _AppliedMigrations, create, start=start))
 
     def with_cache(self, cache: Cache | None = None, *, url: str | None = None) -> Self:
         """Add a cache: in memory, or Redis when `CACHE_URL` (or `url`) is `redis://...`."""

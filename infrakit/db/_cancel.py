@@ -74,7 +74,7 @@ async def _settle(
     except Exception:  # a rollback that failed or hung: the connection is discarded below
         logger.debug("rollback after an interruption failed")
     try:
-        await _discard(connection, release, logger)
+        await _discard(connection, release, logger, unexpected=reuse)
     except Exception as error:  # never replace the interruption the caller is handling
         logger.warning("discarding a connection failed", error=type(error).__name__)
 
@@ -90,7 +90,9 @@ async def _made_idle(connection: AsyncConnection[Any]) -> bool:
     return bool(connection.pgconn.transaction_status == _IDLE)
 
 
-async def _discard(connection: AsyncConnection[Any], release: Release, logger: Logger) -> None:
+async def _discard(
+    connection: AsyncConnection[Any], release: Release, logger: Logger, *, unexpected: bool
+) -> None:
     key = _cancel_keys.get(connection)
     cancel_sent = False
     if key is not None:
@@ -104,4 +106,5 @@ async def _discard(connection: AsyncConnection[Any], release: Release, logger: L
         await connection.close()
     finally:
         await release(connection)  # the pool counts it as lost and opens a new one
-    logger.warning("connection discarded after an interruption", cancel_sent=cancel_sent)
+    if unexpected:  # a connection meant to be kept could not be made idle
+        logger.warning("connection discarded after an interruption", cancel_sent=cancel_sent)
