@@ -139,23 +139,79 @@ class InfraBuilder:
         self._components["database"] = replace(database, create=create_database)
         return self._add(Component("migrations", _AppliedMigrations, create, start=start))
 
-    def with_cache(self, cache: Cache | None = None, *, url: str | None = None) -> Self:
-        """Add a cache: in memory, or Redis when `CACHE_URL` (or `url`) is `redis://...`."""
+    def with_cache(
+        self,
+        cache: Cache | None = None,
+        *,
+        url: str | None = None,
+        prefix: str | None = None,
+        require: bool | None = None,
+    ) -> Self:
+        """Add a cache: in memory, or Redis when `CACHE_URL` (or `url`) is `redis://...`.
+
+        Args:
+            cache: an instance to use as it is (the other options are then ignored,
+                except `require`).
+            url: overrides `CACHE_URL`.
+            prefix: the Redis key prefix; overrides `CACHE_PREFIX`.
+            require: fail at start when the cache is unreachable (`CACHE_REQUIRED=1`),
+                instead of running on misses; the error names the cache and the masked URL.
+        """
         from infrakit.cache import Cache, cache_from_url
 
+        settings: dict[str, bool] = {}
+
         def create(config: ConfigReader, logger: Logger) -> Cache:
+            settings["require"] = require if require is not None else _cache_required(config)
             if cache is not None:
                 return cache
             chosen_url = url or config.get_str("CACHE_URL", "") or None
-            return cache_from_url(chosen_url, logger=logger.child("cache"))
+            chosen_prefix = prefix or config.get_str("CACHE_PREFIX", "") or None
+            return cache_from_url(chosen_url, prefix=chosen_prefix, logger=logger.child("cache"))
+
+        async def start(instance: Cache) -> None:
+            await _start_cache(instance, require=settings.get("require", False))
 
         return self._add(
             Component(
                 "cache",
                 Cache,
                 create,
+                start=start,
                 stop=lambda cache: cache.close(),
                 health=lambda cache: cache.health(),
+            )
+        )
+
+    def with_storage(
+        self,
+        storage: StorageProvider | None = None,
+        *,
+        url: str | None = None,
+        signing_keys: list[str] | None = None,
+    ) -> Self:
+        """Add file storage: `STORAGE_URL` (or `url`), `file://./data` by default.
+
+        `memory://` and `s3://bucket/prefix` (the `s3` extra) work too. Signed local
+        URLs use `signing_keys`, else `STORAGE_SIGNING_KEY` (one key, or several
+        comma-separated, newest first), else a random key of this process.
+        """
+        from infrakit.storage import FsspecStorage, StorageProvider
+
+        def create(config: ConfigReader, logger: Logger) -> StorageProvider:
+            if storage is not None:
+                return storage
+            chosen_url = url or config.get_str("STORAGE_URL", "") or "file://./data"
+            keys = signing_keys or _storage_signing_keys(config)
+            return FsspecStorage(chosen_url, signing_keys=keys, logger=logger.child("storage"))
+
+        return self._add(
+            Component(
+                "storage",
+                StorageProvider,
+                create,
+                stop=lambda storage: storage.close(),
+                health=lambda storage: storage.health(),
             )
         )
 
@@ -317,6 +373,31 @@ class Infra:
         self.container.register(
             component.interface, instance=instance, health=component.health, name=component.name
         )
+
+
+def _cache_required(config: ConfigReader) -> bool:
+    """`CACHE_REQUIRED` (true/false, 1/0, yes/no, on/off): an unreachable cache fails start."""
+    return config.get_bool("CACHE_REQUIRED", False)
+
+
+async def _start_cache(cache: Any, *, require: bool) -> None:
+    """Subscribe a tiered cache; with `require`, refuse to start on an unreachable one."""
+    start = getattr(cache, "start", None)
+    if start is not None:
+        await start()
+    if require and not await cache.health():
+        url = getattr(cache, "url", None) or "(a client passed in)"
+        raise InitializationError(
+            f"the cache at {url} is unreachable and CACHE_REQUIRED is set",
+            details={"component": "cache", "url": url},
+        )
+
+
+def _storage_signing_keys(config: ConfigReader) -> list[str] | None:
+    """`STORAGE_SIGNING_KEY`: comma-separated HMAC keys, newest first; None when unset."""
+    text = config.get_str("STORAGE_SIGNING_KEY", "")
+    keys = [key.strip() for key in text.split(",") if key.strip()]
+    return keys or None
 
 
 def _log_format(config: ConfigReader) -> Literal["pretty", "json"]:
