@@ -30,6 +30,7 @@ from infrakit.errors._dependency import MissingDependencyError, import_optional
 from infrakit.errors._domain import DomainErrors, EntityNotFoundError, domain_errors
 from infrakit.errors._middleware import ProblemDetailsMiddleware, WSGIProblemDetailsMiddleware
 from infrakit.errors._problem import (
+    REQUEST_ID_KEY,
     ProblemResponse,
     ensure_request_id,
     log_exception,
@@ -39,6 +40,7 @@ from infrakit.errors._problem import (
 from infrakit.errors._validation import json_pointer
 
 __all__ = [
+    "REQUEST_ID_KEY",
     "AppError",
     "ConfigurationError",
     "ConflictError",

@@ -203,8 +203,10 @@ class WSGIProblemDetailsMiddleware:
             request_id=request_id,
             request_id_header=self.request_id_header,
         )
-        # exc_info lets a server replace headers the app already started (PEP 3333).
-        progress.original(status_line(status), list(headers), sys.exc_info())
+        # exc_info lets a server replace headers the app already started (PEP 3333); it is
+        # passed only then, since some callers (werkzeug's test client) re-raise on it.
+        exc_info = sys.exc_info() if progress.started else None
+        progress.original(status_line(status), list(headers), exc_info)
         return [body]
 
 
@@ -213,12 +215,14 @@ class _WSGIProgress:
 
     def __init__(self, start_response: StartResponse) -> None:
         self.original = start_response
+        self.started = False
         self.body_sent = False
 
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None, /
     ) -> Callable[[bytes], object]:
         write = self.original(status, headers, exc_info)
+        self.started = True
 
         def tracked_write(data: bytes) -> object:
             self.body_sent = self.body_sent or bool(data)

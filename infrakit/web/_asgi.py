@@ -1,0 +1,84 @@
+"""The request context for ASGI apps: an id per request, in the logs, the header and problems."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from infrakit.errors import REQUEST_ID_KEY
+from infrakit.log import Logger, log_context
+from infrakit.web._exchange import Exchange, access_logger, request_id_for, with_header
+
+__all__ = ["RequestContextMiddleware"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class RequestContextMiddleware:
+    """Give every HTTP request an id, bind it into `log_context`, log one access line.
+
+    The id is the incoming `X-Request-ID` when it is valid (1-128 characters of
+    `A-Z a-z 0-9 . _ : + / = -`), else a new uuid4 hex. It is stored in the scope under
+    `infrakit.errors.REQUEST_ID_KEY` (where `ProblemDetailsMiddleware` finds it, in either
+    order of wrapping), sent back in the response header, and added to every record
+    logged while the request runs. `websocket` and `lifespan` scopes pass through.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        logger: Logger | None = None,
+        request_id_header: str = "X-Request-ID",
+        access_log: bool = True,
+    ) -> None:
+        """Wrap `app`.
+
+        Args:
+            app: the ASGI application.
+            logger: where the access-log lines go; defaults to `infrakit.web.access`.
+            request_id_header: the header read for the incoming id and sent back.
+            access_log: write one INFO line per request (method, path without the query
+                string, status, duration in ms).
+        """
+        self.app = app
+        self.logger = access_logger(logger)
+        self.request_id_header = request_id_header
+        self.access_log = access_log
+        self._header_key = request_id_header.lower().encode("latin-1")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_for(scope, self._incoming(scope))
+        scope[REQUEST_ID_KEY] = request_id
+        exchange = Exchange(str(scope.get("method", "-")), str(scope.get("path", "/")))
+        header = (self._header_key, request_id.encode("latin-1"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                exchange.status = int(message["status"])
+                headers = with_header(message.get("headers", ()), *header)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        with log_context(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            except BaseException as error:
+                exchange.failed(error)
+                raise
+            finally:
+                if self.access_log:
+                    exchange.log(self.logger)
+
+    def _incoming(self, scope: Scope) -> str | None:
+        for name, value in scope.get("headers", ()):
+            if bytes(name).lower() == self._header_key:
+                return bytes(value).decode("latin-1")
+        return None

@@ -1,0 +1,101 @@
+"""What both request-context middlewares share: the request id, the response header, the
+access-log line. Sans-I/O: the ASGI and WSGI shells only differ in how they see a request.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from infrakit.errors import REQUEST_ID_KEY, AppError, ensure_request_id
+from infrakit.log import Logger, get_logger
+
+__all__ = ["Exchange", "access_logger", "quoted_path", "request_id_for", "with_header"]
+
+ACCESS_LOGGER = "infrakit.web.access"
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
+Name = TypeVar("Name", str, bytes)
+
+
+def access_logger(logger: Logger | None) -> Logger:
+    return get_logger(ACCESS_LOGGER) if logger is None else logger
+
+
+def request_id_for(carrier: Mapping[str, Any], incoming: str | None) -> str:
+    """The id an outer middleware already gave the request, else a valid incoming one, else new.
+
+    `ensure_request_id` decides what "valid" means: 1-128 characters of
+    `A-Z a-z 0-9 . _ : + / = -`, so a client cannot forge log lines or inject headers.
+    """
+    shared = carrier.get(REQUEST_ID_KEY)
+    if isinstance(shared, str) and shared:
+        return shared
+    return ensure_request_id(incoming)
+
+
+def with_header(
+    headers: Iterable[tuple[Name, Name]], name: Name, value: Name
+) -> list[tuple[Name, Name]]:
+    """`headers` with every `name` header (case-insensitive) replaced by one `name: value`."""
+    folded = name.lower()
+    kept = [(key, item) for key, item in headers if key.lower() != folded]
+    kept.append((name, value))
+    return kept
+
+
+def quoted_path(path: str) -> str:
+    """A decoded request path percent-encoded, so a log line or `instance` cannot be forged."""
+    return quote(path or "/", safe=_PATH_SAFE)
+
+
+class Exchange:
+    """One request's timing and status, logged once as the access-log line."""
+
+    __slots__ = ("_logged", "_started", "error", "method", "path", "status")
+
+    def __init__(self, method: str, path: str) -> None:
+        self.method = method
+        self.path = quoted_path(path)
+        self.status: int | None = None
+        self.error: BaseException | None = None
+        self._started = time.perf_counter()
+        self._logged = False
+
+    def failed(self, error: BaseException) -> None:
+        """The app raised `error`: remember it for the line (once, the innermost wins)."""
+        if self.error is None:
+            self.error = error
+
+    def log(self, logger: Logger) -> None:
+        """Write `GET /users/42 200 3.1ms`, once.
+
+        When the app raised before answering, the status is the one its problem response
+        has (`ProblemDetailsMiddleware` sends it, inside or outside this middleware) and
+        `error` names the exception type.
+        """
+        if self._logged:
+            return
+        self._logged = True
+        duration_ms = round((time.perf_counter() - self._started) * 1000, 3)
+        fields: dict[str, object] = {}
+        status = self.status
+        if self.error is not None:
+            fields["error"] = type(self.error).__qualname__
+            if status is None:
+                status = _problem_status(self.error)
+        status = 500 if status is None else status
+        logger.info(
+            f"{self.method} {self.path} {status} {duration_ms:.1f}ms",
+            method=self.method,
+            path=self.path,
+            status=status,
+            duration_ms=duration_ms,
+            **fields,
+        )
+
+
+def _problem_status(error: BaseException) -> int:
+    status = error.status_code if isinstance(error, AppError) else 500
+    return status if type(status) is int and 400 <= status <= 599 else 500

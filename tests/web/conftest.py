@@ -1,0 +1,3 @@
+from tests.web.helpers import collected
+
+__all__ = ["collected"]
