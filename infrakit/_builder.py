@@ -22,6 +22,7 @@ from infrakit.log import Logger, configure_logging, get_logger
 if TYPE_CHECKING:
     from infrakit.cache import Cache
     from infrakit.db import Database, DatabaseSettings
+    from infrakit.storage import StorageProvider
 
 __all__ = ["Infra", "InfraBuilder"]
 
@@ -183,6 +184,38 @@ class InfraBuilder:
             )
         )
 
+    def with_storage(
+        self,
+        storage: StorageProvider | None = None,
+        *,
+        url: str | None = None,
+        signing_keys: list[str] | None = None,
+    ) -> Self:
+        """Add file storage: `STORAGE_URL` (or `url`), `file://./data` by default.
+
+        `memory://` and `s3://bucket/prefix` (the `s3` extra) work too. Signed local
+        URLs use `signing_keys`, else `STORAGE_SIGNING_KEY` (one key, or several
+        comma-separated, newest first), else a random key of this process.
+        """
+        from infrakit.storage import FsspecStorage, StorageProvider
+
+        def create(config: ConfigReader, logger: Logger) -> StorageProvider:
+            if storage is not None:
+                return storage
+            chosen_url = url or config.get_str("STORAGE_URL", "") or "file://./data"
+            keys = signing_keys or _storage_signing_keys(config)
+            return FsspecStorage(chosen_url, signing_keys=keys, logger=logger.child("storage"))
+
+        return self._add(
+            Component(
+                "storage",
+                StorageProvider,
+                create,
+                stop=lambda storage: storage.close(),
+                health=lambda storage: storage.health(),
+            )
+        )
+
     def with_component(
         self,
         name: str,
@@ -279,6 +312,11 @@ class Infra:
         """The `Cache` added with `with_cache()`."""
         return self.component("cache")  # type: ignore[no-any-return]
 
+    @property
+    def storage(self) -> StorageProvider:
+        """The `StorageProvider` added with `with_storage()`."""
+        return self.component("storage")  # type: ignore[no-any-return]
+
     def component(self, name: str) -> Any:
         """The component added under `name`.
 
@@ -359,6 +397,13 @@ async def _start_cache(cache: Any, *, require: bool) -> None:
             f"the cache at {url} is unreachable and CACHE_REQUIRED is set",
             details={"component": "cache", "url": url},
         )
+
+
+def _storage_signing_keys(config: ConfigReader) -> list[str] | None:
+    """`STORAGE_SIGNING_KEY`: comma-separated HMAC keys, newest first; None when unset."""
+    text = config.get_str("STORAGE_SIGNING_KEY", "")
+    keys = [key.strip() for key in text.split(",") if key.strip()]
+    return keys or None
 
 
 def _log_format(config: ConfigReader) -> Literal["pretty", "json"]:

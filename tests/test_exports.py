@@ -20,6 +20,7 @@ MODULES = {
     "infrakit.di": "di.md",
     "infrakit.db": "db.md",
     "infrakit.cache": "cache.md",
+    "infrakit.storage": "storage.md",
 }
 
 

@@ -1,0 +1,128 @@
+"""Content types: what the bytes say first, then what the name says.
+
+The bytes are sniffed by puremagic (a maintained, pure-Python signature database); the
+name is looked up with the standard `mimetypes`. Types a browser would run as a page
+(HTML, SVG, XML, JavaScript) are flagged `attachment=True`, so a server that hands
+stored files back sends them with `Content-Disposition: attachment` instead of letting
+an upload script itself into the site's origin.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import dataclass
+from typing import Literal
+
+import puremagic
+
+__all__ = ["SNIFF_BYTES", "ContentType", "detect_content_type", "is_active_content"]
+
+SNIFF_BYTES = 2048
+"""How much of the head of a file `detect_content_type` looks at."""
+
+DEFAULT_TYPE = "application/octet-stream"
+_ACTIVE = frozenset(
+    {
+        "text/html",
+        "application/xhtml+xml",
+        "image/svg+xml",
+        "application/xml",
+        "text/xml",
+        "text/javascript",
+        "application/javascript",
+        "application/ecmascript",
+        "text/ecmascript",
+        "application/x-shockwave-flash",
+    }
+)
+_TEXT_APPLICATIONS = frozenset({"application/json", "application/x-sh", "application/toml"})
+
+
+@dataclass(frozen=True, slots=True)
+class ContentType:
+    """A detected media type.
+
+    Attributes:
+        mime_type: e.g. `image/png`; `application/octet-stream` when nothing is known.
+        attachment: True for types a browser would render as active content; serve
+            them with `Content-Disposition: attachment`.
+        source: what decided: the `bytes`, the `extension`, or the `default`.
+    """
+
+    mime_type: str
+    attachment: bool
+    source: Literal["bytes", "extension", "default"]
+
+    def __str__(self) -> str:
+        return self.mime_type
+
+
+def detect_content_type(path: str, head: bytes | None = None) -> ContentType:
+    """Detect the media type of a file from its first bytes, then from its name.
+
+    When several signatures match the bytes (a ZIP is also a DOCX), the one the
+    extension agrees with wins. Text without a signature takes the extension's type
+    if that is a text type, else `text/plain`: a `.png` holding text is not an image.
+
+    Args:
+        path: the file name or key (only its extension is used).
+        head: the first bytes of the file (`SNIFF_BYTES` are enough), or None.
+
+    Returns:
+        The `ContentType`.
+    """
+    by_name = mimetypes.guess_type(path, strict=False)[0]
+    if head:
+        sniffed = _sniff(head[:SNIFF_BYTES], by_name)
+        if sniffed is not None:
+            return _typed(sniffed, "bytes")
+        if _looks_like_text(head[:SNIFF_BYTES]):
+            textual = by_name if by_name and _is_text_type(by_name) else "text/plain"
+            return _typed(textual, "extension" if textual == by_name else "bytes")
+    if by_name:
+        return _typed(by_name, "extension")
+    return _typed(DEFAULT_TYPE, "default")
+
+
+def is_active_content(mime_type: str) -> bool:
+    """True when a browser would run `mime_type` as a page or script (serve as attachment)."""
+    base = mime_type.partition(";")[0].strip().lower()
+    return base in _ACTIVE or base.endswith("+xml")
+
+
+def _typed(mime_type: str, source: Literal["bytes", "extension", "default"]) -> ContentType:
+    return ContentType(mime_type, is_active_content(mime_type), source)
+
+
+def _sniff(head: bytes, by_name: str | None) -> str | None:
+    try:
+        matches = puremagic.magic_string(head)
+    except (puremagic.PureError, ValueError):
+        return None
+    candidates: list[str] = [str(match.mime_type) for match in matches if match.mime_type]
+    if not candidates:
+        return None
+    if by_name in candidates:
+        return by_name
+    if by_name == "application/zip" or "application/zip" in candidates:
+        return "application/zip"
+    return candidates[0]
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # A multi-byte character cut at the end of the sample is still text.
+        return error.start >= len(head) - 3
+    return True
+
+
+def _is_text_type(mime_type: str) -> bool:
+    return (
+        mime_type.startswith("text/")
+        or mime_type in _TEXT_APPLICATIONS
+        or is_active_content(mime_type)
+    )
