@@ -4,63 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import pytest
 
 from infrakit.db import Database
+from tests.recording import RecordingLogger
 
 TableFactory = Callable[[str], Awaitable[str]]
-
-
-class RecordingLogger:
-    """A real `Logger` implementation that keeps records, to assert on what was logged."""
-
-    def __init__(self, name: str = "test.db") -> None:
-        self.name = name
-        self.records: list[tuple[str, str, dict[str, Any]]] = []
-
-    def _log(self, level: str, message: str, metadata: dict[str, Any]) -> None:
-        self.records.append((level, message, metadata))
-
-    def debug(self, message: str, /, **metadata: Any) -> None:
-        self._log("debug", message, metadata)
-
-    def info(self, message: str, /, **metadata: Any) -> None:
-        self._log("info", message, metadata)
-
-    def warning(self, message: str, /, **metadata: Any) -> None:
-        self._log("warning", message, metadata)
-
-    def error(self, message: str, /, **metadata: Any) -> None:
-        self._log("error", message, metadata)
-
-    def critical(self, message: str, /, **metadata: Any) -> None:
-        self._log("critical", message, metadata)
-
-    def exception(self, message: str, /, **metadata: Any) -> None:
-        self._log("exception", message, metadata)
-
-    def debug_obj(self, obj: Any, message: str | None = None) -> None:
-        self._log("debug", message or "", dict(obj))
-
-    def info_obj(self, obj: Any, message: str | None = None) -> None:
-        self._log("info", message or "", dict(obj))
-
-    def warn_obj(self, obj: Any, message: str | None = None) -> None:
-        self._log("warning", message or "", dict(obj))
-
-    def error_obj(self, obj: Any, message: str | None = None) -> None:
-        self._log("error", message or "", dict(obj))
-
-    def child(self, name: str) -> RecordingLogger:
-        return self
-
-    def with_context(self, **context: Any) -> RecordingLogger:
-        return self
-
-    def text(self) -> str:
-        return repr(self.records)
 
 
 def unique_name(prefix: str) -> str:
@@ -68,8 +18,9 @@ def unique_name(prefix: str) -> str:
 
 
 @pytest.fixture
-def logger() -> RecordingLogger:
-    return RecordingLogger()
+def logger(recording_logger: RecordingLogger) -> RecordingLogger:
+    """The shared recording logger (tests/recording.py), given to the `db` fixture."""
+    return recording_logger
 
 
 @pytest.fixture

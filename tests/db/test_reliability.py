@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import psycopg
 import pytest
@@ -55,6 +56,14 @@ async def _active_queries(database_url: str, application_name: str) -> int:
         return int(row[0]) if row else 0
 
 
+async def _wait_for(condition: Callable[[], bool]) -> None:
+    for _ in range(250):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached within 5 s")
+
+
 async def _wait_pool_full(db: Database, size: int) -> None:
     for _ in range(100):
         stats = db.get_stats()
@@ -87,7 +96,7 @@ async def test_terminated_connections_fail_cleanly_and_the_pool_recovers(
                     outcomes.append("unavailable")
 
         tasks = [asyncio.create_task(load()) for _ in range(12)]
-        await asyncio.sleep(0.15)
+        await _wait_for_statement(database_url, application_name, "SELECT pg_sleep(0.05) IS NULL")
         assert await _terminate(database_url, application_name) >= 1
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)  # nothing hangs
         assert "unavailable" in outcomes  # in-flight queries failed, translated
@@ -133,8 +142,7 @@ async def test_pool_exhaustion_times_out_then_recovers(
             await db.fetch_value("SELECT 1", timeout=0.05)
         assert time.monotonic() - started < 0.4
         waiter = asyncio.create_task(db.fetch_value("SELECT 4"))
-        await asyncio.sleep(0.1)
-        assert db.get_stats().pool_waiting == 1
+        await _wait_for(lambda: db.get_stats().pool_waiting == 1)
         release.set()
         assert await waiter == 4
         await asyncio.gather(*holders)
@@ -171,7 +179,7 @@ async def test_cancelled_queries_return_their_connections(
         blockers = [
             asyncio.create_task(db.fetch_value("SELECT pg_sleep(0.5) IS NULL")) for _ in range(2)
         ]
-        await asyncio.sleep(0.1)
+        await _wait_for(lambda: db.get_stats().pool_idle == 0)
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(db.fetch_value("SELECT 1"), timeout=0.1)
         await asyncio.gather(*blockers)

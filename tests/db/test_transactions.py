@@ -14,8 +14,9 @@ from infrakit.db import (
     UniqueViolationError,
 )
 from infrakit.errors import DatabaseError, ValidationError
+from tests.recording import RecordingLogger
 
-from .conftest import RecordingLogger, TableFactory
+from .conftest import TableFactory
 
 pytestmark = pytest.mark.postgres
 
@@ -161,7 +162,11 @@ async def test_retries_are_bounded_and_other_errors_are_not_retried(
     assert calls == 3
     assert caught.value.to_problem()["status"] == 409
     # Each re-run waited a random (jittered) time below the 1 s cap.
-    waits = [r[2]["wait_ms"] for r in logger.records if r[1] == "transaction conflict, retrying"]
+    waits = [
+        record.metadata["wait_ms"]
+        for record in logger.records
+        if record.message == "transaction conflict, retrying"
+    ]
     assert len(waits) == 2
     assert all(0 <= wait <= 1000 for wait in waits)
     assert len(set(waits)) == 2
