@@ -216,3 +216,92 @@ async def test_an_outage_gives_misses_and_local_copies() -> None:
         assert "cache invalidation listener stopped; restarting" in logger.messages("warning")
     finally:
         await cache.close()
+
+
+GARBAGE: list[bytes | str] = [
+    b"\xff\xfe\xfa",  # not UTF-8
+    "not json",
+    "[]",
+    "null",
+    "42",
+    '"a string"',
+    "{}",
+    '{"sender": 1, "keys": ["key"]}',
+    '{"sender": "x", "keys": "key"}',
+    '{"sender": "x", "keys": [1, 2]}',
+    '{"sender": "x", "keys": {"key": 1}}',
+    '{"sender": "x", "keys": ["\\ud800"]}',  # a lone surrogate once decoded
+    "[" * 100_000 + "]" * 100_000,  # deeper than the JSON parser recurses
+    '{"sender": "x", "keys": [' + '"k", ' * 10 + "}",  # truncated
+]
+
+
+@pytest.fixture
+async def logged_pair(redis_url: str) -> AsyncIterator[tuple[Any, Any, RecordingLogger]]:
+    prefix, logger = unique_prefix(), RecordingLogger()
+    first = make_tiered(redis_url, prefix)
+    second = make_tiered(redis_url, prefix, logger=logger)
+    await first.start()
+    await second.start()
+    try:
+        yield first, second, logger
+    finally:
+        await dispose(first)
+        await second.close()
+
+
+async def test_garbage_on_the_channel_is_ignored_counted_and_logged_once(
+    logged_pair: tuple[Any, Any, RecordingLogger],
+) -> None:
+    first, second, logger = logged_pair
+    await first.set_multiple({"key": 1, "other": "kept"})
+    assert await second.get_multiple(["key", "other"]) == {"key": 1, "other": "kept"}
+    for payload in GARBAGE:
+        await first.redis.client.publish(first.channel, payload)
+
+    async def all_counted() -> bool:
+        return bool(second.get_stats().invalid_messages == len(GARBAGE))
+
+    await eventually(all_counted)
+    assert await second.memory.get("other") == "kept"  # garbage dropped nothing
+    await first.set("key", 2)  # and the listener still applies real announcements
+    await eventually(lambda: _equals(second, "key", 2))
+    warnings = logger.messages("warning")
+    assert len([message for message in warnings if "malformed" in message]) == 1
+    assert second.get_stats().listener_restarts == 0
+
+
+async def test_a_killed_listener_connection_recovers(
+    redis_url: str, logged_pair: tuple[Any, Any, RecordingLogger]
+) -> None:
+    import redis.asyncio
+
+    first, second, _ = logged_pair
+    await first.set_multiple({"key": 1, "other": 2})
+    assert await second.get_multiple(["key", "other"]) == {"key": 1, "other": 2}
+    admin = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        assert await kill_connections(admin, subscribers_only=True) == 2
+    finally:
+        await admin.aclose()
+
+    async def local_level_cleared() -> bool:  # it resubscribed, so it dropped its copies
+        return await second.memory.get("other") is None
+
+    await eventually(local_level_cleared)
+    await first.set("key", 3)
+    await eventually(lambda: _equals(second, "key", 3))
+
+
+async def test_a_listener_that_ended_is_restarted_on_next_use(
+    logged_pair: tuple[Any, Any, RecordingLogger],
+) -> None:
+    first, second, _ = logged_pair
+    second._listener.cancel()  # stopped from outside: the worst a listener can meet
+    await asyncio.gather(second._listener, return_exceptions=True)
+    assert await second.get("missing") is None  # next use starts it again
+    assert second.get_stats().listener_restarts == 1
+    await first.set("key", 1)
+    assert await second.get("key") == 1
+    await first.set("key", 2)
+    await eventually(lambda: _equals(second, "key", 2))
