@@ -508,8 +508,9 @@ class PostgresJobStorage:
         pause = 0.1
         while not self._closed:
             try:
-                async with await psycopg.AsyncConnection.connect(
-                    url, autocommit=True
+                connect = psycopg.AsyncConnection.connect
+                async with await connect(
+                    url, autocommit=True, application_name=self._listener_name()
                 ) as connection:
                     await connection.execute(f"LISTEN {self.channel}")
                     self._logger.debug("jobs listener connected", channel=self.channel)
@@ -525,6 +526,11 @@ class PostgresJobStorage:
                 )
             await asyncio.sleep(pause)
             pause = min(pause * 2, _LISTEN_RETRY_MAX)
+
+    def _listener_name(self) -> str:
+        settings = getattr(self.database, "settings", None)
+        base = getattr(settings, "application_name", None) or "infrakit"
+        return f"{base}-jobs-listener"[:63]
 
     # -- schedules -------------------------------------------------------------------
 
