@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from typing import Any
 from urllib.parse import quote, unquote
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "MIN_REGISTERED_LENGTH",
     "dsn_passwords",
     "is_sensitive_key",
+    "known_secrets",
     "mask_dsn",
     "mask_known_secrets",
     "register_dsn",
@@ -250,6 +252,7 @@ _lock = threading.Lock()
 _registered: set[str] = set()
 _version = 0
 _pattern: tuple[int, re.Pattern[str] | None] = (0, None)
+_known: tuple[int, tuple[str, ...]] = (0, ())
 
 
 def register_secret(value: str) -> None:
@@ -279,17 +282,58 @@ def registry_version() -> int:
 
 
 def secret_pattern() -> re.Pattern[str] | None:
-    """One compiled alternation of every registered secret, longest first; None if none."""
+    """One compiled pattern matching every registered secret (the longest one where they
+    overlap); None if none. Cached per registry version."""
     global _pattern
     version, pattern = _pattern
     if version == _version:
         return pattern
     with _lock:
-        values = sorted(_registered, key=len, reverse=True)
+        values = list(_registered)
         version = _version
-    pattern = re.compile("|".join(map(re.escape, values))) if values else None
+    pattern = re.compile(_trie_pattern(values)) if values else None
     _pattern = (version, pattern)
     return pattern
+
+
+def known_secrets() -> tuple[str, ...]:
+    """Every registered form, longest first: a caller with few of them can test each with
+    `in` (a C substring search) before paying for the regular expression."""
+    global _known
+    version, values = _known
+    if version == _version:
+        return values
+    with _lock:
+        values = tuple(sorted(_registered, key=len, reverse=True))
+        _known = (_version, values)
+    return values
+
+
+def _trie_pattern(values: list[str]) -> str:
+    """The values as a prefix tree (`ab(?:c|d)` rather than `abc|abd`): the regex engine
+    then checks one branch per distinct next character, not one per secret, which keeps a
+    scan linear in the line for hundreds of secrets."""
+    trie: dict[str, dict[str, Any]] = {}
+    for value in values:
+        node = trie
+        for char in value:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a value ends here
+    return _trie_branch(trie)
+
+
+def _trie_branch(node: dict[str, dict[str, Any]]) -> str:
+    branches = []
+    for char in sorted(key for key in node if key):
+        text, child = char, node[char]
+        while len(child) == 1 and "" not in child:  # a chain: one literal, no recursion
+            ((next_char, child),) = child.items()
+            text += next_char
+        branches.append(re.escape(text) + _trie_branch(child))
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return f"(?:{body})?" if "" in node else body  # greedy: the longer secret first
 
 
 def mask_known_secrets(text: str) -> str:

@@ -4,32 +4,65 @@ Key-name redaction cannot see a secret quoted inside a message, an exception or 
 third-party library's text (libpq quotes the unparsable part of a DSN, psycopg_pool logs
 it on every retry). So every rendered line, JSON or pretty, goes through `mask_line`
 last: what any part of the record contributed is covered, escaping included (the
-registry holds the JSON-escaped form of each secret too).
+registry holds the JSON-escaped forms of each secret too).
 """
 
 from __future__ import annotations
 
 import re
 
-from infrakit._internal.secrets import MASK, mask_dsn, secret_pattern
+from infrakit._internal.secrets import (
+    MASK,
+    known_secrets,
+    mask_dsn,
+    registry_version,
+    secret_pattern,
+)
 
-# A URL ends at whitespace or a quote: in a JSON line the closing `"` of the string.
+# A URL ends at whitespace or a quote: in a JSON line, the closing `"` of its string.
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
+# Up to this many registered forms, `in` on each (a C substring search, tens of ns) decides
+# whether the line needs the regular expression at all; past it, the pattern scans alone.
+_FEW = 12
+
+
+class _Known:
+    """The registered secrets as this module uses them, refreshed when the registry changes."""
+
+    version = -1
+    few: tuple[str, ...] | None = ()
+    pattern: re.Pattern[str] | None = None
 
 
 def mask_line(line: str) -> str:
     """`line` with URL passwords and every registered secret value replaced by `***`.
 
     With no URL in the line and no registered secret this is one substring search and
-    one version check; the alternation of registered secrets is compiled once per
-    registry version (`secret_pattern` caches it).
+    one version check; with a few secrets, one substring search each; the regular
+    expression (a prefix tree of every secret) runs only on a line holding one, or when
+    many are registered.
     """
     if "://" in line:
         line = _URL.sub(_mask_url, line)
-    pattern = secret_pattern()
-    if pattern is not None:
-        line = pattern.sub(MASK, line)
-    return line
+    if _Known.version != registry_version():
+        _refresh()
+    few = _Known.few
+    if few is not None:
+        for secret in few:
+            if secret in line:
+                break
+        else:
+            return line
+    pattern = _Known.pattern
+    return line if pattern is None else pattern.sub(MASK, line)
+
+
+def _refresh() -> None:
+    version = registry_version()
+    values = known_secrets()
+    _Known.pattern = secret_pattern()
+    _Known.few = values if len(values) <= _FEW else None
+    _Known.version = version
 
 
 def _mask_url(match: re.Match[str]) -> str:

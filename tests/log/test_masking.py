@@ -138,3 +138,21 @@ def test_psycopg_pool_warnings_quoting_a_dsn_are_masked(captured: JsonCapture) -
     warnings = [r for r in captured.records if r["logger"] == "psycopg.pool"]
     assert "***" in warnings[0]["message"]
     assert password not in captured.stream.getvalue()
+
+
+def test_many_registered_secrets_are_all_masked(captured: JsonCapture) -> None:
+    many = [unique_secret(f"many{number}") for number in range(40)]  # past the `in` fast path
+    for secret in many:
+        register_secret(secret)
+    for secret in many[::7]:
+        get_logger("app").info(f"with {secret} inside", field=f"x{secret}y")
+    assert not any(secret in captured.stream.getvalue() for secret in many)
+    assert {record["field"] for record in captured.records} == {"x***y"}
+
+
+def test_overlapping_secrets_mask_the_longest(captured: JsonCapture) -> None:
+    short = unique_secret("overlap")
+    register_secret(short)
+    register_secret(short + "-longer-tail")
+    get_logger("app").info(f"a {short}-longer-tail and {short} b")
+    assert captured.records[0]["message"] == "a *** and *** b"
