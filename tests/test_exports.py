@@ -20,6 +20,9 @@ MODULES = {
     "infrakit.di": "di.md",
     "infrakit.db": "db.md",
     "infrakit.cache": "cache.md",
+    "infrakit.web": "web.md",
+    "infrakit.web.starlette": "web.md",
+    "infrakit.web.flask": "web.md",
     "infrakit.storage": "storage.md",
 }
 
