@@ -68,12 +68,14 @@ class InfraBuilder:
         *,
         format: Literal["pretty", "json"] | None = None,
         levels: Mapping[str, str] | None = None,
+        loguru: bool = False,
     ) -> Self:
         """Configure logging; unset options come from `LOG_LEVEL`, `LOG_FORMAT`.
 
-        The format defaults to JSON in production and pretty elsewhere.
+        The format defaults to JSON in production and pretty elsewhere. `loguru=True`
+        routes loguru's global `logger` through the same pipeline (`intercept_loguru`).
         """
-        self._logging = {"level": level, "format": format, "levels": levels}
+        self._logging = {"level": level, "format": format, "levels": levels, "loguru": loguru}
         return self
 
     def with_database(
@@ -271,6 +273,7 @@ class InfraBuilder:
                 level=options["level"] or config.get_str("LOG_LEVEL", "INFO"),
                 format=options["format"] or _log_format(config),
                 levels=options["levels"] or {},
+                loguru=options["loguru"],
             )
         return get_logger("app")
 

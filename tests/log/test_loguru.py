@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
 
 import pytest
 from loguru import logger
@@ -110,3 +112,16 @@ def test_shutdown_undoes_the_interception(captured: JsonCapture) -> None:
     configure_logging("INFO", format="json", sinks=[captured.transport])
     logger.info("not intercepted any more")
     assert captured.records == []
+
+
+def test_the_builder_switch_intercepts_loguru(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from infrakit import Infra
+
+    Infra.builder("development", directory=tmp_path).with_logging(
+        "INFO", format="json", loguru=True
+    ).build()
+    logger.info("through the builder")
+    record = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert (record["logger"], record["message"]) == (NAME, "through the builder")
