@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import (
     Any,
+    Concatenate,
     Literal,
     ParamSpec,
     Protocol,
@@ -22,6 +23,8 @@ from infrakit.errors import InfrastructureError
 __all__ = ["Cache", "CacheError", "CacheStats", "CircuitState", "Memoized", "TtlPolicy"]
 
 P = ParamSpec("P")
+Q = ParamSpec("Q")
+S = TypeVar("S")
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
 T = TypeVar("T")
@@ -93,6 +96,16 @@ class Memoized(Protocol[P, R_co]):
 
     def key_for(self, *args: P.args, **kwargs: P.kwargs) -> str:
         """The cache key a call with these arguments uses."""
+        ...
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> Self: ...
+    @overload
+    def __get__(
+        self: Memoized[Concatenate[S, Q], R_co], instance: S, owner: type[Any] | None = None
+    ) -> Callable[Q, Coroutine[Any, Any, R_co]]: ...
+    def __get__(self, instance: Any, owner: type[Any] | None = None) -> Any:
+        """On a class it binds like a method: `instance.method(...)` passes `instance`."""
         ...
 
 
