@@ -287,3 +287,37 @@ async def test_repeated_cancellation_of_a_single_statement(
             await asyncio.wait_for(task, timeout=10)
         await _wait_nothing_left(database_url, application_name)
         assert await db.fetch_value("SELECT 5", timeout=5) == 5
+
+
+@pytest.mark.parametrize("cancels", [2, 5])
+async def test_repeated_cancellation_between_statements_still_rolls_back(
+    database_url: str,
+    application_name: str,
+    make_table: TableFactory,
+    recording_logger: RecordingLogger,
+    cancels: int,
+) -> None:
+    """Cancelled while the block awaits something else: the ROLLBACK cannot be cut short."""
+    table = await make_table("id int PRIMARY KEY, hits int")
+    async with Database(
+        database_url, max_size=2, application_name=application_name, logger=recording_logger
+    ) as db:
+        await db.execute(f"INSERT INTO {table} VALUES (1, 0)")
+        locked = asyncio.Event()
+
+        async def lock_then_wait() -> None:
+            async with db.transaction() as tx:
+                await tx.execute(f"UPDATE {table} SET hits = hits + 1 WHERE id = 1")
+                locked.set()
+                await asyncio.Event().wait()  # never set: only a cancellation ends it
+
+        task = asyncio.create_task(lock_then_wait())
+        await asyncio.wait_for(locked.wait(), timeout=5)
+        for _ in range(cancels):
+            task.cancel()
+            await asyncio.sleep(0)
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=10)
+        await _wait_nothing_left(database_url, application_name)
+        assert await db.fetch_value(f"SELECT hits FROM {table} WHERE id = 1") == 0
+        await _wait_pool_full(db, db.get_stats().pool_size)
