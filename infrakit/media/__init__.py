@@ -28,7 +28,7 @@ from infrakit.media._functions import (
 from infrakit.media._io import Source, Target
 from infrakit.media._options import AudioOptions, Fit, ImageOptions, MediaLimits, VideoOptions
 from infrakit.media._processor import ImageProcessor, MediaProcessor
-from infrakit.media._protocol import ImageMetadata, MediaInfo, MediaProcessingResult, MediaStorage
+from infrakit.media._protocol import ImageMetadata, MediaInfo, MediaProcessingResult
 from infrakit.media._stats import MediaStats
 
 __all__ = [
@@ -47,7 +47,6 @@ __all__ = [
     "MediaProcessingResult",
     "MediaProcessor",
     "MediaStats",
-    "MediaStorage",
     "MediaTimeoutError",
     "MediaTooLargeError",
     "Progress",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, TypeVar
 
 from infrakit.errors import AppError
@@ -223,8 +224,13 @@ class MediaCore:
         name: str | None = None,
     ) -> MediaProcessingResult:
         """Probe, then run the operation the detected kind and the options call for."""
-        with open_source(source, self.limits.max_input_bytes) as opened:
-            info = self.run("probe", deadline, lambda: probe_source(opened, self.limits))
+        with ExitStack() as stack:
+
+            def inspect() -> tuple[SourceFile, MediaInfo]:
+                opened = stack.enter_context(open_source(source, self.limits.max_input_bytes))
+                return opened, probe_source(opened, self.limits)
+
+            opened, info = self.run("probe", deadline, inspect)
             opened.file.seek(0)
             kind, operation = self._dispatch(
                 info, opened, target, options, deadline, progress, name

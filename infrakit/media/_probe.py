@@ -7,7 +7,11 @@ from contextlib import contextmanager
 from fractions import Fraction
 from typing import Any
 
-from infrakit.media._errors import MediaTooLargeError, UnsupportedMediaError
+from infrakit.media._errors import (
+    MediaProcessingError,
+    MediaTooLargeError,
+    UnsupportedMediaError,
+)
 from infrakit.media._formats import (
     FORMATS,
     name_av_format,
@@ -48,7 +52,13 @@ def open_image(source: SourceFile, image_format: str, limits: MediaLimits) -> It
     """Open the header with the one Pillow plugin the bytes announced, and check the size."""
     image_module = load_pillow()
     with translated("image"):
-        image = image_module.open(source.file, formats=[image_format])
+        try:
+            image = image_module.open(source.file, formats=[image_format])
+        except image_module.UnidentifiedImageError as error:
+            # the bytes announced this format, so its plugin refusing them means damage
+            raise MediaProcessingError(
+                f"the {image_format} header is corrupt or truncated"
+            ) from error
     with image:
         limits.check_size(*image.size)
         yield image
@@ -91,7 +101,7 @@ def open_container(source: SourceFile, limits: MediaLimits) -> Iterator[Any]:
 
 def _check_limits(container: Any, limits: MediaLimits) -> None:
     if not container.streams.video and not container.streams.audio:
-        raise UnsupportedMediaError("the file has no video or audio stream")
+        raise MediaProcessingError("the file has no readable video or audio stream")
     duration = media_duration(container)
     if duration is not None and duration > limits.max_duration:
         raise MediaTooLargeError(
@@ -135,8 +145,8 @@ def _av_info(container: Any, head: bytes) -> MediaInfo:
         height=video.codec_context.height if video else None,
         duration=media_duration(container),
         frame_rate=float(rate) if rate else None,
-        video_codec=video.codec_context.name if video else None,
-        audio_codec=audio.codec_context.name if audio else None,
+        video_codec=video.codec_context.codec.canonical_name if video else None,
+        audio_codec=audio.codec_context.codec.canonical_name if audio else None,
         bit_rate=container.bit_rate or None,
         rotation=_rotation(video) if video else 0,
         has_audio=audio is not None,

@@ -26,11 +26,12 @@ from infrakit.media._options import (
     MediaLimits,
     VideoOptions,
 )
-from infrakit.media._protocol import ImageMetadata, MediaInfo, MediaProcessingResult, MediaStorage
+from infrakit.media._protocol import ImageMetadata, MediaInfo, MediaProcessingResult
 from infrakit.media._stats import MediaStats, StatsRecorder
 
 if TYPE_CHECKING:
     from infrakit.log import Logger
+    from infrakit.storage import StorageProvider
 
 __all__ = ["ImageProcessor", "MediaProcessor"]
 
@@ -46,8 +47,8 @@ class ImageProcessor:
         max_workers: operations running at once (default: CPU count, at most 4).
         max_queue: operations waiting for a worker before callers wait (default: 4 per worker).
         queue_timeout: seconds a caller waits for room before `MediaBusyError`; None: forever.
-        storage: a `StorageProvider` (any `MediaStorage`) in which `str` sources and
-            targets are keys.
+        storage: an `infrakit.storage.StorageProvider` in which `str` sources and
+            targets are keys (only its Protocol is used: any provider works).
         logger: defaults to `get_logger("infrakit.media")`.
     """
 
@@ -58,7 +59,7 @@ class ImageProcessor:
         max_workers: int | None = None,
         max_queue: int | None = None,
         queue_timeout: float | None = 30.0,
-        storage: MediaStorage | None = None,
+        storage: StorageProvider | None = None,
         logger: Logger | None = None,
     ) -> None:
         self.limits = limits or MediaLimits()

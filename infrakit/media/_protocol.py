@@ -1,34 +1,12 @@
-"""The shapes media hands back, and the narrow storage contract it reads and writes through.
-
-`MediaStorage` is structural: it names only the two calls media makes, with the
-signatures of `infrakit.storage.StorageProvider`, so any storage provider satisfies
-it and media never imports the storage implementation.
-"""
+"""The shapes media hands back: what a probe found and what an operation wrote."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
 from infrakit.media._formats import MediaKind
 
-__all__ = ["ImageMetadata", "MediaInfo", "MediaProcessingResult", "MediaStorage"]
-
-
-@runtime_checkable
-class MediaStorage(Protocol):
-    """What media needs from a storage provider: read a whole object, write one.
-
-    Every `infrakit.storage.StorageProvider` satisfies it. Given one, a `str` source
-    or target is a key in it (a `pathlib.Path` stays a local path).
-    """
-
-    def get_file(self, path: str) -> Awaitable[bytes]: ...
-
-    def save_file(
-        self, path: str, data: bytes, *, content_type: str | None = None
-    ) -> Awaitable[object]: ...
+__all__ = ["ImageMetadata", "MediaInfo", "MediaProcessingResult"]
 
 
 @dataclass(frozen=True, slots=True)
