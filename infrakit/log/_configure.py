@@ -11,7 +11,7 @@ from typing import IO, Any, Literal
 from infrakit.errors import ConfigurationError
 from infrakit.log._entry import level_number
 from infrakit.log._file import FileTransport
-from infrakit.log._loguru import intercept_loguru, restore_loguru
+from infrakit.log._loguru import follow_levels, intercept_loguru, restore_loguru
 from infrakit.log._pipeline import (
     DEFAULT_CLOSE_TIMEOUT,
     STATE,
@@ -96,6 +96,7 @@ def configure_logging(
         close_timeout=close_timeout,
     )
     previous = STATE.install(pipeline)
+    follow_levels(pipeline)
     STATE.retire(previous, keep=_reused(pipeline.transports))
     _register_atexit()
     if stdlib:

@@ -28,6 +28,9 @@ class _Interception:
 
 _interception: _Interception | None = None
 _busy = threading.local()
+# Not `STATE.lock`: removing our handler waits for loguru's handler lock, which a thread
+# inside our sink holds while it may wait for `STATE.lock` (a logger created on the way).
+_lock = threading.Lock()
 
 
 def intercept_loguru() -> None:
@@ -46,24 +49,22 @@ def intercept_loguru() -> None:
     global _interception
     from loguru import logger
 
-    with STATE.lock:
+    with _lock:
         if _interception is not None:
             return
         logger.remove()
         _interception = _Interception(_add_handler(logger, STATE.pipeline))
-        STATE.listeners.append(_follow_levels)
 
 
 def restore_loguru() -> None:
     """Undo `intercept_loguru`: remove its handler and re-add loguru's default one."""
     global _interception
-    with STATE.lock:
+    with _lock:
         if _interception is None:
             return
         from loguru import logger
 
         interception, _interception = _interception, None
-        STATE.listeners.remove(_follow_levels)
         logger.remove(interception.handler_id)
         logger.add(sys.stderr)
 
@@ -86,12 +87,15 @@ def _no_text(record: Any) -> str:
     return ""
 
 
-def _follow_levels(pipeline: Pipeline) -> None:
-    """A new configuration: the new handler is added before the old one goes, so no record
-    falls between them."""
+def follow_levels(pipeline: Pipeline) -> None:
+    """After a new configuration, loguru's threshold follows its lowest level. The new
+    handler is added before the old one goes, so no record falls between them (one logged
+    at that very moment may be written twice). Called outside `STATE.lock` (see `_lock`)."""
     from loguru import logger
 
-    if _interception is not None:
+    with _lock:
+        if _interception is None or pipeline is not STATE.pipeline:
+            return
         previous = _interception.handler_id
         _interception.handler_id = _add_handler(logger, pipeline)
         logger.remove(previous)
