@@ -9,12 +9,16 @@ per operation, this process only) show each library's own cost, which stays read
 when other processes make the wall-clock throughput noisy.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python benchmarks/db.py
+
+`--quick` (or `BENCH_QUICK=1`) runs 3 windows of 0.1 s per figure: a smoke run that
+checks the script works, not figures to publish.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -28,8 +32,9 @@ from infrakit.db import Database
 URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TABLE = f"bench_db_{uuid.uuid4().hex[:8]}"
 POOL_SIZE = 16
-REPEATS = int(os.environ.get("BENCH_REPEATS", "15"))
-WINDOW = float(os.environ.get("BENCH_WINDOW", "0.25"))
+QUICK = "--quick" in sys.argv[1:] or os.environ.get("BENCH_QUICK") == "1"
+REPEATS = 3 if QUICK else int(os.environ.get("BENCH_REPEATS", "15"))
+WINDOW = 0.1 if QUICK else float(os.environ.get("BENCH_WINDOW", "0.25"))
 PK_SQL = f"SELECT id, name, value, created FROM {TABLE} WHERE id = %s"
 MANY_SQL = f"SELECT id, name, value, created FROM {TABLE} ORDER BY id"
 
