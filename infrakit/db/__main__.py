@@ -1,8 +1,8 @@
 """`python -m infrakit.db migrate|status|create`: migrations from a shell.
 
-The database URL is `--url`, else `DATABASE_URL` as the application reads it: the
+The database URL is `--url`, else `DATABASE_URL` as `with_database()` reads it: the
 `.env` cascade of `--config-dir` for `--env` (through `infrakit.config.load_config`),
-the process environment on top. Exit status: 0 done (or up to date, or nothing to
+the process environment on top, and the secret providers. Exit status: 0 done (or up to date, or nothing to
 report), 1 a migration or database error or a changed applied file, 2 bad usage or
 configuration. Output is this tool's own: psycopg's and the pool's log lines are off.
 """
@@ -81,13 +81,20 @@ def _quiet_driver() -> Iterator[None]:
         driver.propagate, driver.handlers = saved
 
 
-def _database_url(arguments: argparse.Namespace) -> str | None:
+def _database_url(arguments: argparse.Namespace) -> str:
+    """`--url`, else `DATABASE_URL` resolved as `with_database()` resolves it.
+
+    `DatabaseSettings.from_config` asks the same `.env` files, environment and secret
+    providers (`DATABASE_URL_FILE`, `/run/secrets`); a missing URL is its
+    `ConfigurationError`, which says where it looked.
+    """
     if arguments.url:
         return str(arguments.url)
     from infrakit.config import load_config
+    from infrakit.db._settings import DatabaseSettings
 
     config = load_config(arguments.env, directory=arguments.config_dir)
-    return config.get_str("DATABASE_URL", "") or None
+    return DatabaseSettings.from_config(config).url.get_secret_value()
 
 
 async def _run(arguments: argparse.Namespace, url: str) -> Any:
@@ -153,9 +160,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(create_migration(Path(arguments.directory), arguments.name))
             return 0
         url = _database_url(arguments)
-        if not url:
-            print("error: pass --url or set DATABASE_URL (environment or .env)", file=sys.stderr)
-            return 2
         with _quiet_driver():
             outcome = asyncio.run(_run(arguments, url))
     except (ConfigurationError, ValidationError) as error:
