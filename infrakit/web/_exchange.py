@@ -4,6 +4,7 @@ access-log line. Sans-I/O: the ASGI and WSGI shells only differ in how they see 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ __all__ = ["Exchange", "access_logger", "quoted_path", "request_id_for", "with_h
 
 ACCESS_LOGGER = "infrakit.web.access"
 _PATH_SAFE = "/!$&'()*+,;=:@-._~"
+_NEEDS_NO_QUOTING = re.compile(r"[A-Za-z0-9/!$&'()*+,;=:@._~-]*\Z")
 Name = TypeVar("Name", str, bytes)
 
 
@@ -47,6 +49,8 @@ def with_header(
 
 def quoted_path(path: str) -> str:
     """A decoded request path percent-encoded, so a log line or `instance` cannot be forged."""
+    if path and _NEEDS_NO_QUOTING.match(path):
+        return path  # the common case, without quote()'s per-character work
     return quote(path or "/", safe=_PATH_SAFE)
 
 
@@ -57,7 +61,7 @@ class Exchange:
 
     def __init__(self, method: str, path: str) -> None:
         self.method = method
-        self.path = quoted_path(path)
+        self.path = path  # quoted when logged: a request with no access line never pays
         self.status: int | None = None
         self.error: BaseException | None = None
         self._started = time.perf_counter()
@@ -86,10 +90,11 @@ class Exchange:
             if status is None:
                 status = _problem_status(self.error)
         status = 500 if status is None else status
+        path = quoted_path(self.path)
         logger.info(
-            f"{self.method} {self.path} {status} {duration_ms:.1f}ms",
+            f"{self.method} {path} {status} {duration_ms:.1f}ms",
             method=self.method,
-            path=self.path,
+            path=path,
             status=status,
             duration_ms=duration_ms,
             **fields,
