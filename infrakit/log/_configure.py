@@ -124,10 +124,11 @@ def shutdown_logging(timeout: float | None = None) -> int:
     previous = STATE.install(default_pipeline())
     timeout = previous.close_timeout if timeout is None else timeout
     deadline = time.monotonic() + timeout
-    unwritten = previous.close(timeout=timeout)
+    # Earlier configurations first: a queue still retiring may write to a sink kept by the
+    # last configuration, which must stay open until then.
     if not STATE.wait_retired(deadline):
         report_unwritten(0, ["an earlier configuration's transport"], timeout)
-    return unwritten
+    return previous.close(timeout=max(0.0, deadline - time.monotonic()))
 
 
 def _queued(

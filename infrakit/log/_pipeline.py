@@ -144,6 +144,8 @@ def report_unwritten(unwritten: int, stuck: Iterable[object], timeout: float) ->
 
 def _describe(transport: object) -> str:
     """`JsonTransport`, or `QueuedTransport(FileTransport)` for a queue in front of a sink."""
+    if isinstance(transport, str):
+        return transport
     wrapped = getattr(transport, "transport", None)
     name = type(transport).__name__
     return name if wrapped is None else f"{name}({type(wrapped).__name__})"

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from infrakit.log._entry import level_name
+from infrakit.log._entry import level_name, safe_str
 from infrakit.log._logger import get_logger, prepare_context
 from infrakit.log._pipeline import STATE, Pipeline
 
@@ -59,7 +59,7 @@ class InterceptHandler(logging.Handler):
                 logger._log(
                     record.levelno,
                     level_name(record.levelno),
-                    record.getMessage(),
+                    _message(record),
                     prepare_context(extras) if extras else extras,
                     exception,
                     record.created,
@@ -68,6 +68,15 @@ class InterceptHandler(logging.Handler):
             self.handleError(record)
         finally:
             self._busy.active = False
+
+
+def _message(record: logging.LogRecord) -> str:
+    """`record.getMessage()`; arguments that cannot be formatted (a `%d` given a string, an
+    argument whose `__str__` raises) leave the template and a placeholder, not a lost line."""
+    try:
+        return record.getMessage()
+    except Exception:
+        return f"{safe_str(record.msg)} <arguments could not be formatted>"
 
 
 @dataclass

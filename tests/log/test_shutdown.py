@@ -167,3 +167,14 @@ def test_the_interpreter_exits_with_a_hung_sink(tmp_path: Path) -> None:
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout == "main done\n"
     assert "10 record(s) not written: QueuedTransport(Hung) did not finish" in finished.stderr
+
+
+def test_shutdown_reports_a_stuck_queue_of_an_earlier_configuration(
+    hung: HungSink, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("INFO", sinks=[hung], non_blocking=True, close_timeout=30)
+    get_logger("app").info("stuck")
+    assert hung.entered.wait(NEVER)
+    configure_logging("INFO", sinks=[MemoryTransport()], close_timeout=0.05)
+    run_bounded(shutdown_logging)
+    assert "an earlier configuration's transport did not finish" in capsys.readouterr().err

@@ -141,3 +141,20 @@ def test_uvicorn_colour_message_is_dropped(captured: JsonCapture) -> None:
     assert "color_message" not in record
     assert record["worker"] == 1
     assert "\x1b" not in captured.stream.getvalue()
+
+
+def test_a_stdlib_record_whose_arguments_cannot_be_formatted_is_kept(
+    captured: JsonCapture,
+) -> None:
+    class Broken:
+        def __str__(self) -> str:
+            raise RuntimeError("no str")
+
+    intercept_stdlib()
+    logging.getLogger("psycopg").warning("value %s", Broken())
+    logging.getLogger("psycopg").warning("number %d", "not a number")
+    messages = [record["message"] for record in captured.records]
+    assert messages == [
+        "value %s <arguments could not be formatted>",
+        "number %d <arguments could not be formatted>",
+    ]
