@@ -1,48 +1,64 @@
 """Cache benchmark: infrakit against cachetools, cashews and aiocache, in memory and on Redis.
 
-Run: `.venv/bin/python benchmarks/cache.py` (Redis at INFRAKIT_TEST_REDIS_URL, default
-redis://127.0.0.1:6379/0; the Redis half is skipped when it is down). Every figure is
-the best of several repeats, one coroutine awaiting calls one after another, so a
-Redis figure is a round trip. The stampede column counts how often a cold memoised
-coroutine ran when 100 callers asked for it at once.
+Run: `.venv/bin/python benchmarks/cache.py` (`--quick` for a smoke run). Redis at
+INFRAKIT_TEST_REDIS_URL (default redis://127.0.0.1:6379/0); the Redis half is skipped
+when it is down.
+
+Method: one coroutine awaits calls one after another (so a Redis figure is a round
+trip). Each contender's batch of calls is timed in rounds, the contenders taking turns
+within each round (interleaved), so load on the machine hits all of them alike. Every
+cell is the median per-call time over the rounds, with the spread [fastest-slowest
+round]. Ratios compare medians. Each peer runs in its fastest honest configuration,
+labelled: the raw Redis client both without a socket timeout (the fastest, and what
+infrakit aims at: one `asyncio.timeout` per command) and with `socket_timeout=1.0`
+(redis-py wraps every send in `asyncio.wait_for`); cashews in its default mode
+(`lock=False, protected=True`), with `protected=False`, and with `lock=True`.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
+import statistics
 import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import cachetools
+import cachetools.keys
 from aiocache import RedisCache as AiocacheRedis
 from aiocache import SimpleMemoryCache, cached
 from cashews import Cache as CashewsCache
 
 from infrakit.cache import MemoryCache, RedisCache
+from infrakit.cache._keys import default_key_builder
 
 REDIS_URL = os.environ.get("INFRAKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PREFIX = f"infrakit-bench:{uuid.uuid4().hex}:"
 VALUE = {"id": 1, "name": "Ada", "roles": ["admin", "dev"]}
-OPERATIONS = ("get-hit", "get-miss", "set", "memoized hit")
+OPERATIONS = ("get-hit", "get-miss", "set", "memoized hit (default key)", "memoized hit (key_fn)")
+
+Memoizer = Callable[[Callable[[int], Awaitable[Any]], str, bool], Callable[[int], Awaitable[Any]]]
 
 
 @dataclass
 class Contender:
-    """One library: four timed operations and a memoise factory for the stampede test."""
+    """One library: timed operations, and a memoise factory `(fn, tag, default_key)`."""
 
     name: str
     get: Callable[[str], Awaitable[Any]]
     set: Callable[[str, Any], Awaitable[Any]]
-    memoize: Callable[[Callable[[int], Awaitable[Any]], str], Callable[[int], Awaitable[Any]]]
+    memoize: Memoizer
+    rounds: dict[str, list[float]] = field(default_factory=dict)
+    stampede: int = 0
 
 
 async def calibrate(budget: float, call: Callable[[], Awaitable[Any]]) -> int:
@@ -69,7 +85,7 @@ async def stampede(contender: Contender) -> int:
         await asyncio.sleep(0.05)
         return VALUE
 
-    memoized = contender.memoize(slow, f"{contender.name}-stampede")
+    memoized = contender.memoize(slow, f"{contender.name}-stampede", False)
     # open the connections first, so that a cold pool does not stagger the callers
     await asyncio.gather(*(contender.get(PREFIX + "warm-up") for _ in range(100)))
     await asyncio.gather(*(memoized(7) for _ in range(100)))
@@ -82,43 +98,80 @@ async def operations(contender: Contender) -> dict[str, Callable[[], Awaitable[A
     async def compute(value: int) -> dict[str, Any]:
         return VALUE
 
-    memoized = contender.memoize(compute, contender.name)
-    await memoized(1)
+    by_default_key = contender.memoize(compute, contender.name + "-default", True)
+    by_key_fn = contender.memoize(compute, contender.name + "-keyfn", False)
+    await by_default_key(1)
+    await by_key_fn(1)
     return {
         "get-hit": lambda: contender.get(PREFIX + "hit"),
         "get-miss": lambda: contender.get(PREFIX + "missing"),
         "set": lambda: contender.set(PREFIX + "set", VALUE),
-        "memoized hit": lambda: memoized(1),
+        "memoized hit (default key)": lambda: by_default_key(1),
+        "memoized hit (key_fn)": lambda: by_key_fn(1),
     }
 
 
-async def measure(
-    contenders: list[Contender], repeats: int, budget: float
-) -> list[tuple[str, dict[str, Any]]]:
-    """Best of `repeats`, the contenders taking turns so that load on the machine hits all."""
+async def measure(contenders: list[Contender], rounds: int, budget: float) -> None:
+    """`rounds` timed batches per cell, the contenders interleaved within each round."""
     calls = {contender.name: await operations(contender) for contender in contenders}
     counts = {
         (name, op): await calibrate(budget, call)
         for name, ops in calls.items()
         for op, call in ops.items()
     }
-    best: dict[str, dict[str, Any]] = {name: dict.fromkeys(OPERATIONS, 1e9) for name in calls}
-    for _ in range(repeats):
-        for op in OPERATIONS:
-            for name, ops in calls.items():
-                seconds = await timed(counts[name, op], ops[op])
-                best[name][op] = min(best[name][op], seconds)
     for contender in contenders:
-        best[contender.name]["stampede"] = await stampede(contender)
-    return list(best.items())
+        contender.rounds = {op: [] for op in OPERATIONS}
+    for _ in range(rounds):
+        for op in OPERATIONS:
+            for contender in contenders:
+                seconds = await timed(counts[contender.name, op], calls[contender.name][op])
+                contender.rounds[op].append(seconds)
+    for contender in contenders:
+        contender.stampede = await stampede(contender)
+
+
+def cell(samples: list[float]) -> str:
+    return (
+        f"{statistics.median(samples) * 1e6:.2f} "
+        f"[{min(samples) * 1e6:.2f}-{max(samples) * 1e6:.2f}]"
+    )
+
+
+def table(contenders: list[Contender]) -> str:
+    lines = [
+        "| library | " + " | ".join(f"{op} us" for op in OPERATIONS) + " | stampede calls |",
+        "|---|" + "---:|" * (len(OPERATIONS) + 1),
+    ]
+    for contender in contenders:
+        cells = [cell(contender.rounds[op]) for op in OPERATIONS]
+        lines.append(f"| {contender.name} | " + " | ".join(cells) + f" | {contender.stampede} |")
+    return "\n".join(lines)
+
+
+def ratios(contenders: list[Contender], baseline: Contender) -> str:
+    """Each contender's throughput over the baseline's (medians): above 1 is faster."""
+    lines = [
+        f"| ops/s relative to {baseline.name} | " + " | ".join(OPERATIONS) + " |",
+        "|---|" + "---:|" * len(OPERATIONS),
+    ]
+    for contender in contenders:
+        if contender is baseline:
+            continue
+        cells = [f"{speedup(baseline.rounds[op], contender.rounds[op]):.2f}x" for op in OPERATIONS]
+        lines.append(f"| {contender.name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def speedup(baseline: list[float], samples: list[float]) -> float:
+    return statistics.median(baseline) / statistics.median(samples)
 
 
 def hand_written_memoize(
     get: Callable[[str], Awaitable[Any]], put: Callable[[str, Any], Awaitable[Any]]
-) -> Callable[[Callable[[int], Awaitable[Any]], str], Callable[[int], Awaitable[Any]]]:
-    """The memoiser one writes by hand over a raw client: no single-flight."""
+) -> Memoizer:
+    """The memoiser one writes by hand over a raw client: an f-string key, no single-flight."""
 
-    def memoize(fn: Callable[[int], Awaitable[Any]], tag: str) -> Callable[[int], Awaitable[Any]]:
+    def memoize(fn: Callable[[int], Awaitable[Any]], tag: str, _: bool) -> Any:
         async def wrapper(value: int) -> Any:
             key = f"{PREFIX}{tag}:{value}"
             found = await get(key)
@@ -134,24 +187,43 @@ def hand_written_memoize(
 
 
 def infrakit_contender(name: str, cache: Any) -> Contender:
-    def memoize(fn: Callable[[int], Awaitable[Any]], tag: str) -> Any:
+    def memoize(fn: Callable[[int], Awaitable[Any]], tag: str, default_key: bool) -> Any:
+        if default_key:
+            fn.__qualname__ = tag  # a distinct default key per memoised copy
+            return cache.memoize(fn, ttl=60)
         return cache.memoize(fn, key_fn=lambda value: f"{PREFIX}{tag}:{value}", ttl=60)
 
     return Contender(name, cache.get, lambda key, value: cache.set(key, value, 60), memoize)
 
 
-def cashews_contender(name: str, cache: CashewsCache, *, lock: bool = True) -> Contender:
-    def memoize(fn: Callable[[int], Awaitable[Any]], tag: str) -> Any:
-        return cache(ttl=60, key=PREFIX + tag + ":{value}", lock=lock)(fn)
+def cashews_contender(name: str, cache: CashewsCache, **mode: bool) -> Contender:
+    def memoize(fn: Callable[[int], Awaitable[Any]], tag: str, default_key: bool) -> Any:
+        key = None if default_key else PREFIX + tag + ":{value}"
+        return cache(ttl=60, key=key, prefix=PREFIX + tag, **mode)(fn)
 
     return Contender(name, cache.get, lambda key, value: cache.set(key, value, 60), memoize)
 
 
 def aiocache_contender(name: str, client: Any, **cache_options: Any) -> Contender:
-    def memoize(fn: Callable[[int], Awaitable[Any]], tag: str) -> Any:
-        return cached(ttl=60, namespace=f"{PREFIX}{tag}", **cache_options)(fn)
+    def memoize(fn: Callable[[int], Awaitable[Any]], tag: str, default_key: bool) -> Any:
+        options: dict[str, Any] = {} if default_key else {"key_builder": _aiocache_key(tag)}
+        return cached(ttl=60, namespace=f"{PREFIX}{tag}", **options, **cache_options)(fn)
 
     return Contender(name, client.get, lambda key, value: client.set(key, value, ttl=60), memoize)
+
+
+def _aiocache_key(tag: str) -> Callable[..., str]:
+    def build(fn: Any, value: int) -> str:
+        return f"{tag}:{value}"
+
+    return build
+
+
+CASHEWS_MODES: list[tuple[str, dict[str, bool]]] = [
+    ("default: lock=False, protected=True", {}),
+    ("protected=False", {"protected": False}),
+    ("lock=True", {"lock": True}),
+]
 
 
 def memory_contenders() -> list[Contender]:
@@ -166,16 +238,30 @@ def memory_contenders() -> list[Contender]:
     async def raw_set(key: str, value: Any) -> None:
         raw[key] = value
 
-    raw_memoize = hand_written_memoize(raw_get, raw_set)
     cashews = CashewsCache()
     cashews.setup("mem://")
     return [
         infrakit_contender("infrakit MemoryCache", MemoryCache(max_size=10_000, default_ttl=60)),
-        Contender("cachetools TTLCache (raw)", raw_get, raw_set, raw_memoize),
-        cashews_contender("cashews mem://", cashews),
-        cashews_contender("cashews mem://, memoize lock=False", cashews, lock=False),
+        Contender(
+            "cachetools TTLCache (raw)", raw_get, raw_set, hand_written_memoize(raw_get, raw_set)
+        ),
+        *(
+            cashews_contender(f"cashews mem:// ({label})", cashews, **mode)
+            for label, mode in CASHEWS_MODES
+        ),
         aiocache_contender("aiocache SimpleMemoryCache", SimpleMemoryCache()),
     ]
+
+
+def raw_redis_contender(name: str, client: Any) -> Contender:
+    async def raw_get(key: str) -> Any:
+        data = await client.get(key)
+        return None if data is None else json.loads(data)
+
+    async def raw_set(key: str, value: Any) -> None:
+        await client.set(key, json.dumps(value), ex=60)
+
+    return Contender(name, raw_get, raw_set, hand_written_memoize(raw_get, raw_set))
 
 
 def redis_contenders() -> tuple[list[Contender], list[Any]]:
@@ -183,15 +269,8 @@ def redis_contenders() -> tuple[list[Contender], list[Any]]:
 
     import redis.asyncio
 
-    raw = redis.asyncio.Redis.from_url(REDIS_URL)
-
-    async def raw_get(key: str) -> Any:
-        data = await raw.get(key)
-        return None if data is None else json.loads(data)
-
-    async def raw_set(key: str, value: Any) -> None:
-        await raw.set(key, json.dumps(value), ex=60)
-
+    raw = redis.asyncio.Redis.from_url(REDIS_URL)  # redis-py's default: no socket timeout
+    raw_timeout = redis.asyncio.Redis.from_url(REDIS_URL, socket_timeout=1.0)
     infrakit = RedisCache(REDIS_URL, prefix="", client_name="infrakit-bench")
     cashews = CashewsCache()
     cashews.setup(REDIS_URL, client_name="infrakit-bench-cashews")
@@ -199,44 +278,51 @@ def redis_contenders() -> tuple[list[Contender], list[Any]]:
     options = {"endpoint": parts.hostname, "port": parts.port or 6379, "db": 0}
     aiocache = AiocacheRedis(**options)
     contenders = [
-        infrakit_contender("infrakit RedisCache", infrakit),
-        Contender("redis.asyncio (raw)", raw_get, raw_set, hand_written_memoize(raw_get, raw_set)),
-        cashews_contender("cashews redis://", cashews),
-        cashews_contender("cashews redis://, memoize lock=False", cashews, lock=False),
+        infrakit_contender("infrakit RedisCache (defaults: timeout=1.0)", infrakit),
+        raw_redis_contender("redis.asyncio raw, no socket timeout", raw),
+        raw_redis_contender("redis.asyncio raw, socket_timeout=1.0", raw_timeout),
+        *(
+            cashews_contender(f"cashews redis:// ({label})", cashews, **mode)
+            for label, mode in CASHEWS_MODES
+        ),
         aiocache_contender("aiocache RedisCache", aiocache, cache=AiocacheRedis, **options),
     ]
-    return contenders, [infrakit, cashews, aiocache, raw]
+    return contenders, [infrakit, cashews, aiocache, raw_timeout, raw]
 
 
-def table(rows: list[tuple[str, dict[str, Any]]]) -> str:
-    lines = [
-        "| library | "
-        + " | ".join(f"{op} ops/s (us)" for op in OPERATIONS)
-        + " | stampede calls |",
-        "|---|" + "---:|" * (len(OPERATIONS) + 1),
+def key_builders(rounds: int, count: int) -> str:
+    """The default memoize key against cachetools' hashkey, interleaved, per call."""
+
+    async def target(*args: Any) -> None:
+        return None
+
+    infrakit_key = default_key_builder(target)
+    cases: list[tuple[str, Callable[[], object]]] = [
+        ("infrakit default key, f(42)", lambda: infrakit_key((42,), {})),
+        ("cachetools.keys.hashkey(42)", lambda: cachetools.keys.hashkey(42)),
+        ("infrakit default key, f(42, 'ada')", lambda: infrakit_key((42, "ada"), {})),
+        ("cachetools.keys.hashkey(42, 'ada')", lambda: cachetools.keys.hashkey(42, "ada")),
+        ("infrakit default key, f(42, flag=True)", lambda: infrakit_key((42,), {"flag": True})),
+        ("cachetools.keys.hashkey(42, flag=True)", lambda: cachetools.keys.hashkey(42, flag=True)),
     ]
-    for name, result in rows:
-        cells = [f"{1 / result[op]:,.0f} ({result[op] * 1e6:.2f})" for op in OPERATIONS]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {result['stampede']} |")
+    samples: dict[str, list[float]] = {name: [] for name, _ in cases}
+    for _ in range(rounds):
+        for name, build in cases:
+            started = time.perf_counter()
+            for _ in range(count):
+                build()
+            samples[name].append((time.perf_counter() - started) / count)
+    lines = ["| key builder | us per key [fastest-slowest round] |", "|---|---:|"]
+    lines += [f"| {name} | {cell(values)} |" for name, values in samples.items()]
     return "\n".join(lines)
 
 
-def ratios(rows: list[tuple[str, dict[str, Any]]]) -> str:
-    """infrakit's ops/s divided by each peer's: above 1 means infrakit is faster."""
-    ours = rows[0][1]
-    lines = ["| infrakit ops/s ÷ | " + " | ".join(OPERATIONS) + " |", "|---|" + "---:|" * 4]
-    for name, result in rows[1:]:
-        cells = [f"{result[op] / ours[op]:.2f}x" for op in OPERATIONS]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-async def run_group(title: str, contenders: list[Contender], repeats: int, budget: float) -> None:
-    rows = await measure(contenders, repeats, budget)
-    print(f"\n### {title} (sequential calls, best of {repeats} runs of ~{budget} s each)\n")
-    print(table(rows))
+async def run_group(title: str, contenders: list[Contender], rounds: int, budget: float) -> None:
+    await measure(contenders, rounds, budget)
+    print(f"\n### {title} (sequential calls; median us [fastest-slowest] of {rounds} rounds)\n")
+    print(table(contenders))
     print()
-    print(ratios(rows))
+    print(ratios(contenders, contenders[1]))  # the raw client is the baseline
 
 
 async def cleanup(clients: list[Any]) -> None:
@@ -248,13 +334,19 @@ async def cleanup(clients: list[Any]) -> None:
     await clients[0].close()
     await clients[1].close()
     await clients[2].close()
+    await clients[3].aclose()
     await raw.aclose()
 
 
-async def main() -> None:
+async def main(quick: bool) -> None:
     started = time.perf_counter()
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-    await run_group("In memory", memory_contenders(), repeats=15, budget=0.02)
+    rounds, budget = (3, 0.005) if quick else (15, 0.03)
+    print(
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs{' (quick mode)' if quick else ''}"
+    )
+    print("\n### Default memoize keys\n")
+    print(key_builders(rounds, 2_000 if quick else 50_000))
+    await run_group("In memory", memory_contenders(), rounds, budget)
     try:
         contenders, clients = redis_contenders()
         await clients[-1].ping()
@@ -262,11 +354,13 @@ async def main() -> None:
         print(f"\nRedis half skipped: {REDIS_URL} unreachable ({type(error).__name__})")
     else:
         try:
-            await run_group("Redis (localhost)", contenders, repeats=11, budget=0.05)
+            await run_group("Redis (localhost)", contenders, rounds, budget * 2)
         finally:
             await cleanup(clients)
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    asyncio.run(main(parser.parse_args().quick))

@@ -53,11 +53,24 @@ def default_key_builder(fn: Callable[..., Any]) -> Callable[[tuple[Any, ...], di
                 else:
                     key = f"{opening}{', '.join(map(repr, args))})"
                     return key if len(key) <= limit else normalize_key(key)
+        elif _all_primitive(args, kwargs):
+            named = [f"{key}={kwargs[key]!r}" for key in sorted(kwargs)]
+            key = f"{opening}{', '.join([*map(repr, args), *named])})"
+            return key if len(key) <= limit else normalize_key(key)
         tokens = [_token(argument, name) for argument in args]
         tokens += [f"{key}={_token(kwargs[key], name)}" for key in sorted(kwargs)]
         return normalize_key(f"{opening}{', '.join(tokens)})")
 
     return build
+
+
+def _all_primitive(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """True when every argument is a built-in scalar, whose `repr` is its stable content."""
+    for values in (args, kwargs.values()):
+        for argument in values:
+            if type(argument) not in _PRIMITIVES:
+                return False
+    return True
 
 
 def _token(value: Any, function: str) -> str:
