@@ -2,9 +2,11 @@
 
 The database URL is `--url`, else `DATABASE_URL` as `with_database()` reads it: the
 `.env` cascade of `--config-dir` for `--env` (through `infrakit.config.load_config`),
-the process environment on top, and the secret providers. Exit status: 0 done (or up to date, or nothing to
-report), 1 a migration or database error or a changed applied file, 2 bad usage or
-configuration. Output is this tool's own: psycopg's and the pool's log lines are off.
+the process environment on top, and the secret providers.
+
+Exit status: 0 done (or up to date, or nothing to report), 1 a migration or database
+error or a changed applied file, 2 bad usage or configuration. Output is this tool's
+own: psycopg's and the pool's log lines are off.
 """
 
 from __future__ import annotations
