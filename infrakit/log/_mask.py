@@ -66,4 +66,7 @@ def _refresh() -> None:
 
 
 def _mask_url(match: re.Match[str]) -> str:
-    return mask_dsn(match.group(0))
+    url = match.group(0)
+    if "@" not in url and "?" not in url:  # no user part, no query: no password to mask
+        return url
+    return mask_dsn(url)
