@@ -1,7 +1,9 @@
 """DI benchmark: infrakit.di against raw punq, dependency-injector, lagom and hand wiring.
 
-Run: `.venv/bin/python benchmarks/di.py` (about 20 s). Two scenarios, each library
-wired to build the same objects:
+Run: `.venv/bin/python benchmarks/di.py` (about 20 s; `--quick` or `BENCH_QUICK=1` for
+a smoke run of a second or two). Raw punq comes from the `bench` extra: infrakit.di no
+longer depends on it, and it stays here as the peer whose API infrakit.di keeps. Two
+scenarios, each library wired to build the same objects:
 
 - built singleton: resolving a singleton that was already built (the per-request cost
   of fetching a shared pool or client);
@@ -19,6 +21,7 @@ which makes punq about 6x slower still (about 1 ms for this graph).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -33,8 +36,9 @@ from dependency_injector import containers, providers
 
 from infrakit.di import Scope, create_container
 
-REPEATS = 7
-BUDGET_SECONDS = 0.25  # per repeat
+QUICK = "--quick" in sys.argv or os.environ.get("BENCH_QUICK") == "1"
+REPEATS = 2 if QUICK else 7
+BUDGET_SECONDS = 0.02 if QUICK else 0.25  # per repeat
 
 
 class Config:
@@ -158,7 +162,7 @@ def calibrate(call: Callable[[], Any]) -> int:
     while time.perf_counter() - started < 0.05:
         call()
         count += 1
-    return max(100, int(count * BUDGET_SECONDS / 0.05))
+    return max(10 if QUICK else 100, int(count * BUDGET_SECONDS / 0.05))
 
 
 def measure(calls: dict[str, Callable[[], Any]]) -> dict[str, float]:
@@ -181,7 +185,11 @@ def main() -> None:
         singletons[name], graphs[name] = make()
         check(singletons[name], graphs[name])
     results = {"built singleton": measure(singletons), "6-node transient graph": measure(graphs)}
-    print(f"Best of {REPEATS} repeats, ~{BUDGET_SECONDS} s each; Python {sys.version.split()[0]}.")
+    mode = " (quick mode: smoke run, not figures)" if QUICK else ""
+    print(
+        f"Best of {REPEATS} repeats, ~{BUDGET_SECONDS} s each; "
+        f"Python {sys.version.split()[0]}{mode}."
+    )
     print()
     print("| scenario | library | us/resolve | x infrakit | x hand wiring |")
     print("|---|---|---:|---:|---:|")

@@ -85,9 +85,9 @@ async def main() -> None:
         except NotRegisteredError as error:
             print(f"error {error.code}: {error.message}")
 
-        print(f"stats: {container.stats()}")
+        print(f"stats: {container.get_stats()}")
         print("leaving `async with` closes what the container built, newest first:")
-    print(f"closed: {container.stats().closed}")
+    print(f"closed: {container.get_stats().closed}")
 
 
 if __name__ == "__main__":

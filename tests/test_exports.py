@@ -18,6 +18,7 @@ MODULES = {
     "infrakit.config": "config.md",
     "infrakit.log": "log.md",
     "infrakit.di": "di.md",
+    "infrakit.di.punq": "di.md",
     "infrakit.db": "db.md",
     "infrakit.cache": "cache.md",
     "infrakit.web": "web.md",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -67,6 +67,7 @@ class DependencyContainer:
         scope: Scope = Scope.SINGLETON,
         health: HealthCheck | None = None,
         name: str | None = None,
+        **arguments: Any,
     ) -> None:
         """Map `interface` to a class, a factory or a ready instance.
 
@@ -82,12 +83,29 @@ class DependencyContainer:
             health: called with the component by `health()`.
             name: the component's name in `health()` and messages (default: the
                 interface's qualified name).
+            **arguments: fixed constructor or factory arguments, passed on every build
+                instead of being injected (punq's `register(Greeter, path="/tmp")`).
 
         Raises:
             RegistrationError: the combination cannot work (see the message).
             ContainerClosedError: the container is closed.
         """
-        registration = make_registration(interface, provider, instance, scope, health, name)
+        self.add_registration(interface, provider, instance, scope, health, name, arguments)
+
+    def add_registration(
+        self,
+        interface: Any,
+        provider: Any,
+        instance: Any,
+        scope: Scope,
+        health: HealthCheck | None,
+        name: str | None,
+        arguments: Mapping[str, Any],
+    ) -> None:
+        """`register` with the fixed arguments as a mapping (they may be called `name`)."""
+        registration = make_registration(
+            interface, provider, instance, scope, health, name, arguments
+        )
         with self._lock:
             self._instances.ensure_open()
             previous = self._registrations.pop(interface, None)
@@ -184,10 +202,13 @@ class DependencyContainer:
                 "circular dependency: " + " -> ".join(self._name(step) for step in loop),
                 details={"path": [self._name(step) for step in loop]},
             )
+        fixed = registration.arguments
         dependencies = [
-            (parameter, self._compile(parameter.key, (*path, key)))
+            (parameter, _constant(fixed[parameter.name], parameter.name))
+            if parameter.name in fixed
+            else (parameter, self._compile(parameter.key, (*path, key)))
             for parameter in self._parameters(registration)
-            if self._injected(parameter, (*path, key))
+            if parameter.name in fixed or self._injected(parameter, (*path, key))
         ]
         node = self._make_node(registration, dependencies)
         self._nodes[key] = node
@@ -230,7 +251,7 @@ class DependencyContainer:
         if registration.scope is Scope.TRANSIENT:
             node.get = node.call
             if node.acall is not None:
-                node.aget = _first(node.acall)
+                node.aget = self._instances.transient_getter(node)
             return node
         node.get = self._instances.getter(node)
         if needs_async:
@@ -241,12 +262,13 @@ class DependencyContainer:
 
     def _prepare_overrides(
         self, interface: Any, overrides: Mapping[str, Any]
-    ) -> tuple[Registration, list[tuple[Parameter, Node | None]]]:
+    ) -> tuple[Registration, list[tuple[Parameter, Node | None]], Mapping[str, Any]]:
         with self._lock:
             self._instances.ensure_open()
             registration = self._registrations.get(interface)
             if registration is None:
                 raise NotRegisteredError(self._missing_message(interface, ()))
+            overrides = {**registration.arguments, **overrides}
             if registration.kind not in (Kind.PLAIN, Kind.COROUTINE):
                 raise ResolutionError(
                     f"{registration.name} is a {registration.kind.value} registration; "
@@ -266,10 +288,10 @@ class DependencyContainer:
                     sources.append((parameter, None))
                 elif self._injected(parameter, (interface,)):
                     sources.append((parameter, self._compile(parameter.key, (interface,))))
-            return registration, sources
+            return registration, sources, overrides
 
     def _build_with_overrides(self, interface: Any, overrides: Mapping[str, Any]) -> Any:
-        registration, sources = self._prepare_overrides(interface, overrides)
+        registration, sources, overrides = self._prepare_overrides(interface, overrides)
         if registration.kind.is_async:
             refuse_sync(registration.name)
         values = [
@@ -279,7 +301,7 @@ class DependencyContainer:
         return _invoke(registration, values)
 
     async def _abuild_with_overrides(self, interface: Any, overrides: Mapping[str, Any]) -> Any:
-        registration, sources = self._prepare_overrides(interface, overrides)
+        registration, sources, overrides = self._prepare_overrides(interface, overrides)
         values = []
         for parameter, node in sources:
             if node is None:
@@ -320,8 +342,12 @@ class DependencyContainer:
         )
         return {result.name: result for result in results}
 
-    def stats(self) -> ContainerStats:
-        """Counts of registrations, built singletons and resources awaiting close."""
+    def get_stats(self) -> ContainerStats:
+        """Counts of registrations, built singletons and resources awaiting close.
+
+        Synchronous and cheap (a few `len()` under the container lock), like every
+        service's `get_stats()`.
+        """
         with self._lock:
             instances = sum(1 for r in self._registrations.values() if r.kind is Kind.INSTANCE)
             return ContainerStats(
@@ -399,14 +425,11 @@ class DependencyContainer:
         return f"{describe(key)} is not registered{where}" + self._trail((*path, key))
 
 
-def _first(acall: Callable[[], Awaitable[tuple[Any, Any]]]) -> Callable[[], Awaitable[Any]]:
-    """A transient's async getter: the component without the generator bookkeeping."""
-
-    async def aget() -> Any:
-        instance, _ = await acall()
-        return instance
-
-    return aget
+def _constant(value: Any, name: str) -> Node:
+    """A dependency that is a fixed `register(..., name=value)` argument."""
+    node = Node(None, name, Kind.INSTANCE)
+    node.get = lambda: value
+    return node
 
 
 def _invoke(registration: Registration, values: list[tuple[Parameter, Any]]) -> Any:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from infrakit.di._chain import CHAIN, Step, WaitGraph, cycle_error, loop_in, waiting_build
 from infrakit.di._compile import Node, start_generator
-from infrakit.di._errors import (
-    AsyncResolutionRequiredError,
-    CircularDependencyError,
-    ContainerClosedError,
-)
+from infrakit.di._errors import AsyncResolutionRequiredError, ContainerClosedError
 from infrakit.di._lifecycle import (
     Resource,
     close_resource,
@@ -44,7 +43,8 @@ class Instances:
         self._logger = logger
         self._pending: dict[Any, asyncio.Future[Any]] = {}
         self._key_locks: dict[Any, threading.RLock] = {}
-        self._building: set[Any] = set()
+        self._waits = WaitGraph()
+        self._closer: concurrent.futures.Future[None] | None = None
 
     def ensure_open(self) -> None:
         if self.closed:
@@ -67,7 +67,12 @@ class Instances:
         return get
 
     def async_getter(self, node: Node) -> Callable[[], Awaitable[Any]]:
-        """The async getter of a singleton: concurrent first calls share one build task."""
+        """The async getter of a singleton: concurrent first calls share one build task.
+
+        The build runs in its own task (a cancelled caller does not cancel it), which
+        inherits the caller's resolution chain, so a factory that reaches itself again,
+        through any number of tasks, is a `CircularDependencyError`, never a deadlock.
+        """
         built, pending, key = self.built, self._pending, node.key
 
         async def aget() -> Any:
@@ -75,17 +80,63 @@ class Instances:
                 return built[key]
             except KeyError:
                 pass
+            chain = self.enter_check(node)
             task = pending.get(key)
             if task is None:
                 self.ensure_open()
                 task = asyncio.ensure_future(self._acreate(node))
                 pending[key] = task
                 task.add_done_callback(lambda done: _forget(pending, key, done))
-            elif task is asyncio.current_task():
-                raise _self_reference(node)
-            return await asyncio.shield(task)  # a cancelled caller does not cancel the build
+            return await self._await_build(chain, node, task)
 
         return aget
+
+    def transient_getter(self, node: Node) -> Callable[[], Awaitable[Any]]:
+        """The async getter of a transient: a new component each time, cycles refused."""
+        acall = node.acall
+        assert acall is not None
+
+        async def aget() -> Any:
+            step, token = self.push(self.enter_check(node), node)
+            try:
+                instance, _ = await acall()
+            finally:
+                step.done = True
+                CHAIN.reset(token)
+            return instance
+
+        return aget
+
+    def enter_check(self, node: Node) -> tuple[Step, ...]:
+        """The current chain, after checking that `node` is not already being built in it.
+
+        Raises:
+            CircularDependencyError: this flow is inside the build of `node` already.
+        """
+        chain = CHAIN.get()
+        loop = loop_in(chain, self, node.key)
+        if loop is not None:
+            raise cycle_error([*loop, node.name])
+        return chain
+
+    def push(
+        self, chain: tuple[Step, ...], node: Node
+    ) -> tuple[Step, contextvars.Token[tuple[Step, ...]]]:
+        """Enter the build of `node` in this flow; the caller marks the step done after."""
+        step = Step(self, node.key, node.name)
+        return step, CHAIN.set((*chain, step))
+
+    async def _await_build(
+        self, chain: tuple[Step, ...], node: Node, task: asyncio.Future[Any]
+    ) -> Any:
+        waiter = waiting_build(chain, self)
+        if waiter is None:
+            return await asyncio.shield(task)  # a cancelled caller does not cancel the build
+        self._waits.add(waiter, node.key, node.name)
+        try:
+            return await asyncio.shield(task)
+        finally:
+            self._waits.remove(waiter, node.key)
 
     def _create(self, node: Node) -> Any:
         """Build a singleton once, even when several threads ask at the same moment."""
@@ -93,15 +144,14 @@ class Instances:
             if node.key in self.built:
                 return self.built[node.key]
             self.ensure_open()
-            if node.key in self._building:
-                raise _self_reference(node)
-            self._building.add(node.key)
+            step, token = self.push(self.enter_check(node), node)
             try:
                 instance, raw = node.call(), None
                 if node.kind is Kind.GENERATOR:
                     raw, instance = instance, start_generator(instance, node.name)
             finally:
-                self._building.discard(node.key)
+                step.done = True
+                CHAIN.reset(token)
             resource = resource_for(node.name, node.kind, instance, raw)
             shared = self._keep(node.key, instance, resource)
             if shared is not instance:
@@ -112,7 +162,11 @@ class Instances:
 
     async def _acreate(self, node: Node) -> Any:
         assert node.acall is not None
-        instance, raw = await node.acall()
+        step, _ = self.push(CHAIN.get(), node)  # this task's own context: nothing to reset
+        try:
+            instance, raw = await node.acall()
+        finally:
+            step.done = True
         resource = resource_for(node.name, node.kind, instance, raw)
         shared = self._keep(node.key, instance, resource)
         if shared is not instance:
@@ -150,11 +204,44 @@ class Instances:
     # -- closing --------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        for resource in reversed(self._shut()):
-            await self._close(resource)
+        """Close every resource once, newest first; a concurrent call waits for the first.
+
+        A cancelled `aclose` leaves the resources it had not reached to the next call.
+        """
+        while True:
+            with self._lock:
+                self.closed = True
+                self.built.clear()
+                running = self._closer
+                if running is None:
+                    if not self.resources:
+                        return
+                    running = self._closer = concurrent.futures.Future()
+                    mine = True
+                else:
+                    mine = False
+            if not mine:
+                await asyncio.shield(asyncio.wrap_future(running))
+                continue
+            try:
+                while (resource := self._next_to_close()) is not None:
+                    await self._close(resource)
+            finally:
+                with self._lock:
+                    self._closer = None
+                if not running.done():
+                    running.set_result(None)
+
+    def _next_to_close(self) -> Resource | None:
+        with self._lock:
+            return self.resources.pop() if self.resources else None
 
     def close(self) -> None:
         with self._lock:
+            if self._closer is not None:  # an aclose() is closing them: it finishes the job
+                self.closed = True
+                self.built.clear()
+                return
             blocking = [resource.name for resource in self.resources if needs_async_close(resource)]
             if blocking:
                 raise AsyncResolutionRequiredError(
@@ -162,18 +249,11 @@ class Instances:
                     "use `await container.aclose()`",
                     details={"components": blocking},
                 )
-            resources = self._shut()
+            self.closed = True
+            self.built.clear()
+            resources, self.resources = self.resources, []
         for resource in reversed(resources):
             self._close_sync(resource)
-
-    def _shut(self) -> list[Resource]:
-        with self._lock:
-            if self.closed:
-                return []
-            self.closed = True
-            resources, self.resources = self.resources, []
-            self.built.clear()
-            return resources
 
     async def _close(self, resource: Resource) -> None:
         try:
@@ -196,13 +276,6 @@ class Instances:
 
             self._logger = get_logger("infrakit.di")
         self._logger.exception(message, component=component)
-
-
-def _self_reference(node: Node) -> CircularDependencyError:
-    return CircularDependencyError(
-        f"{node.name} asked for itself while being built (its factory resolves it)",
-        details={"component": node.name},
-    )
 
 
 def _forget(pending: dict[Any, asyncio.Future[Any]], key: Any, done: asyncio.Future[Any]) -> None:

@@ -65,8 +65,9 @@ class Container(Protocol):
         scope: Scope = Scope.SINGLETON,
         health: HealthCheck | None = None,
         name: str | None = None,
+        **arguments: Any,
     ) -> None:
-        """Map `interface` to a class, a factory or an instance."""
+        """Map `interface` to a class, a factory or an instance (`arguments`: fixed ones)."""
         ...
 
     def is_registered(self, interface: Any) -> bool:
@@ -97,8 +98,8 @@ class Container(Protocol):
         """Run every health check of a built component, each bounded by `check_timeout` seconds."""
         ...
 
-    def stats(self) -> ContainerStats:
-        """What the container holds right now."""
+    def get_stats(self) -> ContainerStats:
+        """What the container holds right now: synchronous, cheap, a frozen snapshot."""
         ...
 
     def close(self) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from infrakit.di._errors import RegistrationError
@@ -26,6 +28,7 @@ class Registration:
     kind: Kind
     scope: Scope
     health: HealthCheck | None
+    arguments: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     parameters: tuple[Parameter, ...] | None = field(default=None)
 
 
@@ -36,9 +39,11 @@ def make_registration(
     scope: Scope,
     health: HealthCheck | None,
     name: str | None,
+    arguments: Mapping[str, Any] | None = None,
 ) -> Registration:
     """Validate one `register` call; everything that can be checked early is checked here."""
     label = name or describe(interface)
+    arguments = dict(arguments or {})
     if not isinstance(scope, Scope):
         raise RegistrationError(f"{label}: scope must be Scope.SINGLETON or Scope.TRANSIENT")
     if health is not None and not callable(health):
@@ -50,6 +55,8 @@ def make_registration(
     if instance is not MISSING:
         if scope is not Scope.SINGLETON:
             raise RegistrationError(f"{label}: an instance is a singleton by nature")
+        if arguments:
+            raise RegistrationError(f"{label}: an instance takes no constructor arguments")
         return Registration(interface, label, instance, Kind.INSTANCE, scope, health)
     if provider is MISSING:
         if not isinstance(interface, type):
@@ -69,4 +76,23 @@ def make_registration(
         )
     if scope is Scope.TRANSIENT and health is not None:
         raise RegistrationError(f"{label}: health checks need a singleton (one instance to ping)")
-    return Registration(interface, label, provider, kind, scope, health)
+    _check_arguments(label, provider, arguments)
+    return Registration(
+        interface, label, provider, kind, scope, health, MappingProxyType(arguments)
+    )
+
+
+def _check_arguments(label: str, provider: Any, arguments: Mapping[str, Any]) -> None:
+    """Fixed constructor arguments must name parameters (read without evaluating hints)."""
+    if not arguments:
+        return
+    try:
+        names = set(inspect.signature(provider).parameters)
+    except (TypeError, ValueError):
+        names = set()
+    unknown = sorted(set(arguments) - names)
+    if unknown:
+        raise RegistrationError(
+            f"{label}: {describe(provider)} has no parameter named {', '.join(unknown)}",
+            details={"component": label, "unknown": unknown},
+        )

@@ -50,7 +50,7 @@ async def test_fifty_tasks_share_one_async_singleton() -> None:
     async def make_pool() -> Pool:
         calls.append(1)
         for _ in range(5):  # yield to the loop several times mid-build
-            await asyncio.sleep(0.001)
+            await asyncio.sleep(0)
         return Pool()
 
     container = create_container()
@@ -63,13 +63,13 @@ async def test_fifty_tasks_share_one_async_singleton() -> None:
 
 
 async def test_cancelled_first_caller_does_not_cancel_the_shared_build() -> None:
-    started = asyncio.Event()
+    started, release = asyncio.Event(), asyncio.Event()
     calls: list[int] = []
 
     async def make_pool() -> Pool:
         calls.append(1)
         started.set()
-        await asyncio.sleep(0.05)
+        await release.wait()
         return Pool()
 
     container = create_container()
@@ -80,6 +80,7 @@ async def test_cancelled_first_caller_does_not_cancel_the_shared_build() -> None
     first.cancel()
     with pytest.raises(asyncio.CancelledError):
         await first
+    release.set()  # the build outlived its first caller's cancellation
     assert isinstance(await second, Pool)
     assert await container.aresolve(Pool) is await second
     assert calls == [1]
@@ -90,7 +91,7 @@ async def test_failed_async_build_reaches_every_waiter_and_is_retried() -> None:
 
     async def make_pool() -> Pool:
         attempts.append(1)
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)  # gather's five callers have all joined this build by now
         if len(attempts) == 1:
             raise ConnectionError("refused")
         return Pool()
@@ -119,10 +120,11 @@ async def test_async_factory_awaiting_itself_is_a_cycle() -> None:
 async def test_a_thread_and_a_task_racing_share_one_instance_and_the_loser_is_closed() -> None:
     """The sync and async build paths share no lock; the first instance stored wins."""
     closed: list[int] = []
+    both_building = threading.Barrier(2)
 
     class Session:
         def __init__(self, pool: Pool) -> None:
-            time.sleep(0.05)  # both builds overlap: the thread's and the task's
+            both_building.wait(timeout=5)  # the thread's build and the task's overlap
             self.pool = pool
 
         def close(self) -> None:
@@ -142,7 +144,7 @@ async def test_a_thread_and_a_task_racing_share_one_instance_and_the_loser_is_cl
     thread.join()
     assert from_thread == [from_task]
     assert container.resolve(Session) is from_task
-    assert len(closed) <= 1  # the discarded twin, if there was a race
+    assert len(closed) == 1  # the discarded twin
     assert id(from_task) not in closed
     await container.aclose()
     assert closed[-1] == id(from_task)
