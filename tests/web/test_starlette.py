@@ -16,7 +16,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 import infrakit.web.starlette
-from infrakit.errors import REQUEST_ID_KEY, NotFoundError
+from infrakit.errors import REQUEST_ID_KEY, ConflictError, NotFoundError
 from infrakit.log import get_logger
 from tests.web.helpers import VALID_ID, Collected, request, uvicorn_server
 
@@ -243,3 +243,33 @@ async def test_non_error_http_exceptions_answer_as_starlette_does(
     assert response.status == status
     assert response.headers["location"] == "/hello"
     assert response.body == b""
+
+
+async def test_faulty_errors_still_answer_with_well_formed_problems(collected: Collected) -> None:
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError(SECRET)
+
+        __repr__ = __str__
+
+    deep: dict[str, Any] = {}
+    for _ in range(5_000):
+        deep = {"child": deep}
+    app = fastapi.FastAPI()
+
+    @app.get("/conflict")
+    async def conflict() -> None:
+        raise ConflictError("Taken.", details={"password": SECRET, "deep": deep})
+
+    @app.get("/odd-detail")
+    async def odd_detail() -> None:
+        raise fastapi.HTTPException(400, detail={"who": Unprintable(), "ratio": float("nan")})
+
+    infrakit.web.starlette.install(app)
+    async with uvicorn_server(app) as port:
+        conflict_response = await get(port, "/conflict")
+        odd = await get(port, "/odd-detail")
+    problem = assert_problem(conflict_response, 409, "CONFLICT")
+    assert problem["details"]["password"] == "***"
+    problem = assert_problem(odd, 400, "BAD_REQUEST")
+    assert problem["details"] == {"detail": {"who": "<unprintable Unprintable>", "ratio": "nan"}}
