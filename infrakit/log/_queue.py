@@ -80,7 +80,8 @@ class QueuedTransport:
     @property
     def pending(self) -> int:
         """Records waiting to be written (the one being written included)."""
-        waiting = sum(1 for item in list(self._queue.queue) if isinstance(item, LogEntry))
+        with self._queue.mutex:
+            waiting = sum(isinstance(item, LogEntry) for item in self._queue.queue)
         return waiting + (1 if self._writing else 0)
 
     def log(self, entry: LogEntry) -> None:
@@ -99,7 +100,9 @@ class QueuedTransport:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every record queued so far is written (at most `timeout` seconds),
-        then flush the sink; False when the wait ran out."""
+        then flush the sink; False when the wait ran out (or a close gave up on the sink)."""
+        if self._abandoned:
+            return False
         if not self._closed.is_set() and not self._wait_empty(timeout):
             return False
         call_optional(self.transport, "flush")

@@ -178,3 +178,13 @@ def test_shutdown_reports_a_stuck_queue_of_an_earlier_configuration(
     configure_logging("INFO", sinks=[MemoryTransport()], close_timeout=0.05)
     run_bounded(shutdown_logging)
     assert "an earlier configuration's transport did not finish" in capsys.readouterr().err
+
+
+def test_flush_is_bounded_too(hung: HungSink) -> None:
+    queued = QueuedTransport(hung, max_size=10)
+    queued.log(entry(0))
+    assert hung.entered.wait(NEVER)
+    assert run_bounded(queued.flush, 0.05) == [False]
+    assert queued.pending == 1
+    run_bounded(queued.close, 0.05)
+    assert run_bounded(queued.flush) == [False]  # given up: never waits on the stuck sink
