@@ -132,3 +132,16 @@ def test_debug_mode_shows_the_exception() -> None:
     problem = app.test_client().get("/crash").get_json()
     assert problem["exception_type"] == "RuntimeError"
     assert problem["exception_message"] == "visible in debug"
+
+
+def test_the_apps_own_status_handlers_answer_first(collected: Collected) -> None:
+    app = flask.Flask(__name__)
+
+    @app.errorhandler(404)
+    def own_404(error: Exception) -> Any:
+        return "our own 404", 404
+
+    infrakit.web.flask.install(app)
+    response = app.test_client().get("/nowhere")
+    assert (response.status_code, response.get_data()) == (404, b"our own 404")
+    assert len(response.headers["X-Request-ID"]) == 32

@@ -273,3 +273,15 @@ async def test_faulty_errors_still_answer_with_well_formed_problems(collected: C
     assert problem["details"]["password"] == "***"
     problem = assert_problem(odd, 400, "BAD_REQUEST")
     assert problem["details"] == {"detail": {"who": "<unprintable Unprintable>", "ratio": "nan"}}
+
+
+async def test_the_apps_own_status_handlers_answer_first(collected: Collected) -> None:
+    async def own_404(request: Request, exc: Exception) -> PlainTextResponse:
+        return PlainTextResponse("our own 404", status_code=404)
+
+    app = Starlette(routes=[Route("/hello", hello)], exception_handlers={404: own_404})
+    infrakit.web.starlette.install(app)
+    async with uvicorn_server(app) as port:
+        response = await get(port, "/nowhere")
+    assert (response.status, response.body) == (404, b"our own 404")
+    assert len(response.headers["x-request-id"]) == 32
