@@ -25,6 +25,7 @@ MODULES = {
     "infrakit.web.starlette": "web.md",
     "infrakit.web.flask": "web.md",
     "infrakit.storage": "storage.md",
+    "infrakit.streams": "streams.md",
 }
 
 

@@ -1,0 +1,90 @@
+"""`process_stream`: source -> transforms -> destination, one chunk at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from infrakit.streams._protocol import (
+    DEFAULT_CHUNK_SIZE,
+    Destination,
+    Source,
+    StreamStats,
+    Transform,
+)
+from infrakit.streams._read import create_read_stream
+from infrakit.streams._write import create_write_stream
+
+if TYPE_CHECKING:
+    from infrakit.storage import StorageProvider
+
+__all__ = ["process_stream"]
+
+
+async def process_stream(
+    source: Source,
+    destination: Destination,
+    transforms: Sequence[Transform] = (),
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    storage: StorageProvider | None = None,
+) -> StreamStats:
+    """Copy `source` to `destination` through `transforms`, in order.
+
+    Pull-based: the next chunk is read only once the previous one is written, so
+    memory stays bounded by the chunk size (and what the transforms hold) whatever
+    the size of the stream, and a slow destination slows the source down.
+
+    On failure or cancellation every transform and the source are closed (their
+    `finally` blocks run, last stage first) and the destination is aborted: a path
+    keeps its old content, a storage key is not left half-written.
+
+    Args:
+        source: what `create_read_stream` accepts.
+        destination: what `create_write_stream` accepts.
+        transforms: `Transform`s (`throttle(...)`, `gzip_compress()`...).
+        chunk_size: the read size for paths, URLs, files and keys.
+        storage: a `StorageProvider`; `source` and `destination` strings are then its keys.
+
+    Returns:
+        The bytes read and written, the seconds taken and the bytes per second written.
+    """
+    counts = [0, 0]
+    started = time.perf_counter()
+    reader = create_read_stream(source, chunk_size=chunk_size, storage=storage)
+    writer = create_write_stream(destination, storage=storage)
+    stages: list[AsyncIterator[bytes]] = [_counted(reader, counts)]
+    for transform in transforms:
+        stages.append(transform(stages[-1]))
+    async with contextlib.AsyncExitStack() as stack:
+        for stage in stages:
+            stack.push_async_callback(_close, stage)
+        try:
+            async for chunk in stages[-1]:
+                await writer.write(chunk)
+                counts[1] += len(chunk)
+        except BaseException:
+            await asyncio.shield(writer.abort())
+            raise
+        await writer.close()
+    duration = time.perf_counter() - started
+    throughput = counts[1] / duration if duration > 0 else 0.0
+    return StreamStats(counts[0], counts[1], duration, throughput)
+
+
+async def _counted(chunks: AsyncIterator[bytes], counts: list[int]) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in chunks:
+            counts[0] += len(chunk)
+            yield chunk
+    finally:
+        await _close(chunks)
+
+
+async def _close(stage: Any) -> None:
+    closing = getattr(stage, "aclose", None)
+    if closing is not None:
+        await closing()

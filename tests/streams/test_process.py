@@ -1,0 +1,223 @@
+"""process_stream end to end: every source and destination kind, errors, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import fsspec
+import pytest
+
+from infrakit.errors import ValidationError
+from infrakit.storage import FsspecStorage
+from infrakit.streams import (
+    StreamStats,
+    create_read_stream,
+    create_write_stream,
+    gzip_compress,
+    gzip_decompress,
+    hash_stream,
+    limit_size,
+    process_stream,
+)
+
+DATA = bytes(index % 253 for index in range(3_000_000))
+
+
+def names(directory: Path) -> list[str]:
+    return sorted(path.name for path in directory.iterdir())
+
+
+async def generated(size: int, chunk: int = 65536) -> AsyncIterator[bytes]:
+    block = bytes(chunk)
+    sent = 0
+    while sent < size:
+        piece = block[: min(chunk, size - sent)]
+        sent += len(piece)
+        yield piece
+
+
+async def test_path_to_path(tmp_path: Path) -> None:
+    (tmp_path / "in.bin").write_bytes(DATA)
+    stats = await process_stream(tmp_path / "in.bin", str(tmp_path / "out.bin"), chunk_size=100_000)
+    assert isinstance(stats, StreamStats)
+    assert (stats.bytes_read, stats.bytes_written) == (len(DATA), len(DATA))
+    assert stats.duration > 0
+    assert stats.throughput == pytest.approx(len(DATA) / stats.duration)
+    assert (tmp_path / "out.bin").read_bytes() == DATA
+    assert names(tmp_path) == ["in.bin", "out.bin"]
+
+
+async def test_file_objects_and_async_iterables(tmp_path: Path) -> None:
+    target = io.BytesIO()
+    stats = await process_stream(io.BytesIO(DATA), target)
+    assert target.getvalue() == DATA
+    again = io.BytesIO()
+    await process_stream(generated(1000, 7), again)
+    assert again.getvalue() == bytes(1000)
+    with (tmp_path / "f.bin").open("wb") as real_file:
+        await process_stream(io.BytesIO(DATA), real_file)
+    assert (tmp_path / "f.bin").read_bytes() == DATA
+    assert stats.bytes_written == len(DATA)
+
+
+async def test_fsspec_urls() -> None:
+    name = f"memory://infrakit-streams-test/{id(object())}"
+    await process_stream(io.BytesIO(DATA), name + "/a.bin")
+    target = io.BytesIO()
+    await process_stream(name + "/a.bin", target)
+    assert target.getvalue() == DATA
+    fsspec.filesystem("memory").rm(name.removeprefix("memory://"), recursive=True)
+
+
+async def test_storage_keys_both_ways() -> None:
+    storage = FsspecStorage("memory://")
+    await process_stream(io.BytesIO(DATA), "in/data.bin", storage=storage)
+    assert await storage.get_file("in/data.bin") == DATA
+    await process_stream("in/data.bin", "out/copy.bin", storage=storage, chunk_size=4096)
+    assert await storage.get_file("out/copy.bin") == DATA
+
+
+async def test_read_ranges(tmp_path: Path) -> None:
+    (tmp_path / "r.bin").write_bytes(DATA)
+    storage = FsspecStorage("memory://")
+    await storage.save_file("r.bin", DATA)
+    sources = [
+        (tmp_path / "r.bin", None),
+        (io.BytesIO(DATA), None),
+        (generated_data(), None),
+        ("r.bin", storage),
+    ]
+    for source, owner in sources:
+        stream = create_read_stream(source, start=100, end=200_100, chunk_size=3000, storage=owner)
+        chunks = [chunk async for chunk in stream]
+        assert b"".join(chunks) == DATA[100:200_100], source
+        assert max(len(chunk) for chunk in chunks) <= 3000 or owner is None
+
+
+async def generated_data() -> AsyncIterator[bytes]:
+    for offset in range(0, len(DATA), 70_001):
+        yield DATA[offset : offset + 70_001]
+
+
+async def test_transforms_compose(tmp_path: Path) -> None:
+    digest = hash_stream("sha256")
+    after = hash_stream("md5")
+    target = io.BytesIO()
+    stats = await process_stream(io.BytesIO(DATA), target, [digest, gzip_compress(), after])
+    assert digest.hexdigest() == hashlib.sha256(DATA).hexdigest()
+    assert gzip.decompress(target.getvalue()) == DATA
+    assert after.hexdigest() == hashlib.md5(target.getvalue()).hexdigest()
+    assert stats.bytes_read == len(DATA)
+    assert stats.bytes_written == len(target.getvalue()) < len(DATA)
+    restored = io.BytesIO()
+    await process_stream(io.BytesIO(target.getvalue()), restored, [gzip_decompress(65536)])
+    assert restored.getvalue() == DATA
+
+
+async def test_a_failure_aborts_a_path_and_keeps_the_old_file(tmp_path: Path) -> None:
+    (tmp_path / "out.bin").write_bytes(b"old")
+    with pytest.raises(ValidationError):
+        await process_stream(io.BytesIO(DATA), tmp_path / "out.bin", [limit_size(1000)])
+    assert (tmp_path / "out.bin").read_bytes() == b"old"
+    assert names(tmp_path) == ["out.bin"]
+
+
+async def test_a_failure_leaves_no_storage_key() -> None:
+    storage = FsspecStorage("memory://")
+    with pytest.raises(ValidationError):
+        await process_stream(
+            generated(5_000_000), "big.bin", [limit_size(1_000_000)], storage=storage
+        )
+    assert not await storage.file_exists("big.bin")
+
+
+async def test_cancellation_closes_every_transform_and_aborts(tmp_path: Path) -> None:
+    closed: list[str] = []
+    flowing = asyncio.Event()
+
+    def tracked(name: str):  # type: ignore[no-untyped-def]
+        async def stage(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+            try:
+                async for chunk in chunks:
+                    flowing.set()
+                    yield chunk
+            finally:
+                closed.append(name)
+
+        return stage
+
+    async def endless() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                yield b"e" * 65536
+                await asyncio.sleep(0.001)
+        finally:
+            closed.append("source")
+
+    storage = FsspecStorage("memory://")
+    await storage.save_file("keep.bin", b"old")
+    for destination, owner in [(tmp_path / "keep.bin", None), ("keep.bin", storage)]:
+        (tmp_path / "keep.bin").write_bytes(b"old")
+        closed.clear()
+        flowing.clear()
+        task = asyncio.create_task(
+            process_stream(
+                endless(), destination, [tracked("first"), tracked("second")], storage=owner
+            )
+        )
+        await asyncio.wait_for(flowing.wait(), 10)
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert sorted(closed) == ["first", "second", "source"]  # each closed once
+    assert (tmp_path / "keep.bin").read_bytes() == b"old"
+    assert names(tmp_path) == ["keep.bin"]
+    assert await storage.get_file("keep.bin") == b"old"
+
+
+async def test_write_stream_context_manager(tmp_path: Path) -> None:
+    async with create_write_stream(tmp_path / "w.bin") as stream:  # type: ignore[attr-defined]
+        await stream.write(b"a")
+        await stream.write(b"b")
+    assert (tmp_path / "w.bin").read_bytes() == b"ab"
+
+    async def interrupted() -> None:
+        async with create_write_stream(tmp_path / "w.bin") as stream:  # type: ignore[attr-defined]
+            await stream.write(b"partial")
+            raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError):
+        await interrupted()
+    assert (tmp_path / "w.bin").read_bytes() == b"ab"
+
+
+async def test_an_empty_stream_writes_an_empty_file(tmp_path: Path) -> None:
+    stats = await process_stream(io.BytesIO(b""), tmp_path / "empty.bin")
+    assert (tmp_path / "empty.bin").read_bytes() == b""
+    assert stats.bytes_written == 0
+
+
+@pytest.mark.parametrize("kind", ["source", "destination"])
+async def test_unknown_kinds_are_validation_errors(kind: str) -> None:
+    factory = create_read_stream if kind == "source" else create_write_stream
+    with pytest.raises(ValidationError) as caught:
+        factory(12345)  # type: ignore[operator]
+    assert caught.value.details["field"] == kind
+
+
+@pytest.mark.parametrize(("start", "end", "size"), [(-1, None, 10), (5, 1, 10), (None, None, 0)])
+def test_bad_ranges(start: int | None, end: int | None, size: int) -> None:
+    with pytest.raises(ValidationError):
+        create_read_stream(io.BytesIO(b""), start=start, end=end, chunk_size=size)
+
+
+async def test_a_missing_path_raises_on_iteration(tmp_path: Path) -> None:
+    stream = create_read_stream(tmp_path / "missing.bin")
+    with pytest.raises(FileNotFoundError):
+        await anext(stream)
