@@ -94,7 +94,9 @@ class RedisCache(Cache):
         logger: Logger | None = None,
     ) -> None:
         self.default_ttl = check_ttl(default_ttl, "default_ttl")
-        self.lock_timeout: float = _required(check_ttl(lock_timeout, "lock_timeout"))
+        self.lock_timeout: float = _required(
+            check_ttl(lock_timeout, "lock_timeout"), "lock_timeout"
+        )
         self.timeout = check_ttl(timeout, "timeout")
         self._owns_client = isinstance(url_or_client, str)
         if isinstance(url_or_client, str):
@@ -112,7 +114,9 @@ class RedisCache(Cache):
         self._reachable: bool | None = None
         self._flight = SingleFlight()
         self._circuit = CircuitBreaker(
-            threshold=failure_threshold, reset_after=reset_after, on_change=self._circuit_changed
+            threshold=_count(failure_threshold, "failure_threshold"),
+            reset_after=_required(check_ttl(reset_after, "reset_after"), "reset_after"),
+            on_change=self._circuit_changed,
         )
 
     def __repr__(self) -> str:
@@ -541,12 +545,22 @@ class RedisCache(Cache):
         return self._logger
 
 
-def _required(value: float | None) -> float:
+def _required(value: float | None, field: str) -> float:
     if value is None:
         raise CacheError(
-            "lock_timeout must be a number of seconds",
+            f"{field} must be a number of seconds",
             code="CACHE_INVALID_TTL",
-            details={"field": "lock_timeout"},
+            details={"field": field},
+        )
+    return value
+
+
+def _count(value: int, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise CacheError(
+            f"{field} must be an integer of at least 1",
+            code="CACHE_INVALID_SIZE",
+            details={"field": field},
         )
     return value
 

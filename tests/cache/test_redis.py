@@ -124,6 +124,13 @@ async def test_outage_counts_as_miss_and_is_logged() -> None:
         await cache.close()
 
 
+@pytest.mark.parametrize("threshold", [0, -1, True, 2.5])
+def test_a_bad_failure_threshold_is_refused(threshold: object) -> None:
+    with pytest.raises(CacheError) as raised:
+        make_redis(CLOSED_PORT_URL, unique_prefix(), failure_threshold=threshold)
+    assert raised.value.details == {"field": "failure_threshold"}
+
+
 def test_bad_options_are_refused_at_construction() -> None:
     for field, value in (
         ("default_ttl", 0),
@@ -131,6 +138,7 @@ def test_bad_options_are_refused_at_construction() -> None:
         ("lock_timeout", None),
         ("timeout", float("nan")),
         ("default_ttl", float("inf")),
+        ("reset_after", 0),
     ):
         with pytest.raises(CacheError) as raised:
             make_redis(CLOSED_PORT_URL, unique_prefix(), **{field: value})
@@ -170,6 +178,7 @@ async def test_calls_recover_after_client_kill(redis_url: str, redis_cache: Any)
             assert await redis_cache.set("after", round_number) is True
         assert await redis_cache.get_multiple(["k1", "k2"]) == {"k1": 1, "k2": 2}
         assert failures == 0  # the dropped connections were re-opened and the calls retried
+        assert redis_cache.get_stats().circuit == "closed"
     finally:
         await admin.aclose()
 
