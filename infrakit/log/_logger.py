@@ -195,11 +195,22 @@ def split_reserved(
 
 
 def fields_of(obj: object) -> Mapping[str, Any]:
-    """The fields of a mapping, dataclass, pydantic model or plain object for `*_obj`."""
+    """The fields of a mapping, dataclass, pydantic model or plain object for `*_obj`.
+
+    Shallow (the redactor walks the values), and never raises: an object that cannot be
+    read this way is logged as one `value` field, which the renderer handles.
+    """
+    try:
+        return _fields(obj)
+    except Exception:  # a mapping, model or `__dict__` that breaks while it is read
+        return {"value": obj}
+
+
+def _fields(obj: object) -> Mapping[str, Any]:
     if isinstance(obj, Mapping):
         return {str(key): value for key, value in obj.items()}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.asdict(obj)
+        return {field.name: getattr(obj, field.name) for field in dataclasses.fields(obj)}
     dump = getattr(obj, "model_dump", None)
     if callable(dump):
         fields = dump()

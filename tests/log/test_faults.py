@@ -136,3 +136,24 @@ def test_recursive_containers_keep_the_record(captured: JsonCapture) -> None:
     record = strict(captured.lines[0])
     assert record["loop"] == [{"again": "[cycle]"}]
     assert record["fine"] == 1
+
+
+def test_obj_methods_survive_objects_that_cannot_be_copied_or_read(
+    captured: JsonCapture,
+) -> None:
+    import dataclasses
+    import threading
+
+    @dataclasses.dataclass
+    class Holder:
+        name: str
+        lock: Any  # `dataclasses.asdict` would try to deep-copy it and fail
+
+    logger = get_logger("faults")
+    logger.info_obj(Holder("ann", threading.Lock()), "holder")
+    logger.info_obj(BrokenMapping(), "mapping")
+    first, second = (strict(line) for line in captured.lines)
+    assert first["name"] == "ann"
+    assert first["lock"].startswith("<unlocked _thread.lock")
+    assert second["message"] == "mapping"
+    assert second["value"] == "<unprintable BrokenMapping>"
