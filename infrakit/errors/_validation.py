@@ -80,8 +80,9 @@ def _safe_detail(item: Mapping[str, Any]) -> str:
     context = item.get("ctx")
     context = context if isinstance(context, Mapping) else {}
     if _is_application_message(item.get("type")):
-        if "input" not in item or _echoes(message, item["input"]):
-            return _fixed_part(message, _diagnostic(context, "error"))
+        written = _diagnostic(context, "error")  # the application's own text, if wrapped
+        if "input" not in item or _echoes(written or message, item["input"]):
+            return _fixed_part(message, written)
         return message
     for name in _INPUT_PLACEHOLDERS:
         diagnostic = _diagnostic(context, name)
@@ -130,27 +131,27 @@ def _application_prefix(message: str) -> str:
 def _echoes(message: str, value: Any) -> bool:
     """Whether `message` quotes `value` or a part of it (a word, a quoted fragment).
 
-    Errs towards cutting: a message is kept only when no leaf of the input, no word of
-    four or more characters of a leaf, no short leaf as a whole word and no quoted
-    fragment of the message taken from a leaf appears in it (case-insensitive).
+    Errs towards cutting, case-insensitively: a message is kept only when it contains no
+    leaf of the input, no short leaf as a whole word, no word of three or more
+    characters that is part of a leaf (`value[:5]`, the domain of an address) and no
+    quoted fragment that is part of a leaf (`'#'`).
     """
     folded = message.casefold()
     quoted = [next(part for part in match if part) for match in _QUOTED.findall(folded)]
+    words = [word for word in set(_TOKEN.findall(folded)) if len(word) >= 3]
     for text in islice(_input_texts(value, depth=0), _MAX_INPUT_TEXTS):
         needle = text.strip().casefold()
-        if needle and _quotes(folded, quoted, needle):
+        if needle and _quotes(folded, [*quoted, *words], needle):
             return True
     return False
 
 
-def _quotes(folded: str, quoted: list[str], needle: str) -> bool:
-    if any(fragment in needle for fragment in quoted):
+def _quotes(folded: str, fragments: list[str], needle: str) -> bool:
+    if any(fragment in needle for fragment in fragments):
         return True
     if len(needle) < 4:  # as a whole word only: "1" must not match "must be at least 18"
         return re.search(rf"(?<![^\W_]){re.escape(needle)}(?![^\W_])", folded) is not None
-    if needle in folded:
-        return True
-    return any(token in folded for token in _TOKEN.findall(needle) if len(token) >= 4)
+    return needle in folded
 
 
 def _input_texts(value: Any, *, depth: int) -> Iterator[str]:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import pydantic
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from infrakit.errors import DomainValidationError, FieldError, ValidationError, problem_response
@@ -473,3 +473,30 @@ def test_pydantic_locations_with_special_keys_use_the_same_pointer() -> None:
 
     error, _ = details_of(Loose, {"values": {"~1": "x", "a/b": "y"}})
     assert [item["pointer"] for item in error.errors] == ["#/values/~01", "#/values/a~1b"]
+
+
+@given(
+    value=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=8, max_size=40),
+    start=st.integers(min_value=0, max_value=30),
+    length=st.integers(min_value=3, max_value=12),
+    separator=st.sampled_from(["@", ".", "-", "/", " "]),
+)
+def test_a_validator_quoting_any_slice_of_the_input_is_cut(
+    value: str, start: int, length: int, separator: str
+) -> None:
+    text = f"someone{separator}{value}"
+    part = value[start : start + length]
+    assume(len(part) >= 3)
+
+    class Sliced(pydantic.BaseModel):
+        field: str
+
+        @pydantic.field_validator("field")
+        @classmethod
+        def refuse(cls, candidate: str) -> str:
+            raise ValueError(f"the part {part} is not allowed")
+
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Sliced(field=text)
+    (item,) = ValidationError.from_pydantic(caught.value).errors
+    assert item["detail"] == "Value error"
