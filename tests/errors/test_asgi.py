@@ -30,6 +30,7 @@ from tests.errors.helpers import (
     wrap,
 )
 from tests.errors.test_core import SENT_CLASSES
+from tests.recording import RecordingLogger
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -296,31 +297,15 @@ async def test_base_exceptions_are_not_caught() -> None:
         await call_asgi(wrap(raising_app(asyncio.CancelledError())))
 
 
-async def test_infrakit_logger_protocol_is_used() -> None:
-    class RecordingLogger:
-        """Implements the parts of infrakit.log.Logger the middleware calls."""
-
-        name = "recording"
-
-        def __init__(self) -> None:
-            self.calls: list[tuple[str, str, dict[str, Any], BaseException | None]] = []
-
-        def exception(self, message: str, /, **metadata: Any) -> None:
-            import sys
-
-            self.calls.append(("exception", message, metadata, sys.exc_info()[1]))
-
-        def debug(self, message: str, /, **metadata: Any) -> None:
-            self.calls.append(("debug", message, metadata, None))
-
-    logger = RecordingLogger()
+async def test_infrakit_logger_protocol_is_used(recording_logger: RecordingLogger) -> None:
+    logger = recording_logger
     scope = http_scope(headers=[(b"x-request-id", b"log-1")])
     await call_asgi(wrap(raising_app(ValueError("boom")), logger=logger), scope)
     await call_asgi(wrap(raising_app(NotFoundError()), logger=logger), scope)
-    (crash, missing) = logger.calls
-    assert crash[0] == "exception"
-    assert isinstance(crash[3], ValueError)
-    assert crash[2] == {
+    (crash, missing) = logger.records
+    assert crash.level == "exception"
+    assert isinstance(crash.error, ValueError)
+    assert crash.metadata == {
         "request_id": "log-1",
         "method": "GET",
         "path": "/items/1",
@@ -328,8 +313,8 @@ async def test_infrakit_logger_protocol_is_used() -> None:
         "code": "INTERNAL_ERROR",
         "error_type": "ValueError",
     }
-    assert missing[0] == "debug"
-    assert missing[2]["code"] == "NOT_FOUND"
+    assert missing.level == "debug"
+    assert missing.metadata["code"] == "NOT_FOUND"
 
 
 async def test_unencodable_details_still_answer_with_a_problem() -> None:
