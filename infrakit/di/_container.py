@@ -54,6 +54,9 @@ class DependencyContainer:
         self._lock = threading.RLock()
         self._instances = Instances(self._lock, logger)
         self._health_timeout = health_timeout
+        # The last outcome per component: a failing check is logged when it starts
+        # failing (with the traceback) and when it recovers, not on every probe.
+        self._health_state: dict[str, bool] = {}
 
     # -- registration ---------------------------------------------------------------
 
@@ -318,7 +321,9 @@ class DependencyContainer:
         """Check every built component registered with `health=`, concurrently.
 
         Components not built yet are left out: there is nothing to ping, and a health
-        probe should not open connections as a side effect.
+        probe should not open connections as a side effect. A failing check is logged
+        once when it starts failing (with the traceback) and once when it recovers,
+        never on every probe.
 
         Args:
             check_timeout: seconds per check (default: the container's `health_timeout`); a
@@ -334,12 +339,27 @@ class DependencyContainer:
                 for key, registration in self._registrations.items()
                 if registration.health is not None and key in self._instances.built
             ]
+        last = self._health_state
+        reported: set[str] = set()
+
+        def report_change(message: str, name: str) -> None:
+            if last.get(name, True):  # healthy or never checked: this failure is news
+                self._instances.report(message, name)
+                reported.add(name)
+
         results = await asyncio.gather(
             *(
-                check_health(name, instance, check, limit, self._instances.report)
+                check_health(name, instance, check, limit, report_change)
                 for name, instance, check in targets
             )
         )
+        for result in results:
+            was = last.get(result.name)
+            if result.healthy and was is False:
+                self._instances.note("health check recovered", result.name)
+            elif not result.healthy and was is not False and result.name not in reported:
+                self._instances.note("health check failed", result.name, warning=True)
+            last[result.name] = result.healthy
         return {result.name: result for result in results}
 
     def get_stats(self) -> ContainerStats:

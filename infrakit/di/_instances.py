@@ -271,11 +271,19 @@ class Instances:
 
     def report(self, message: str, component: str) -> None:
         """Log the exception being handled; called from `except` blocks only."""
+        self._log().exception(message, component=component)
+
+    def note(self, message: str, component: str, *, warning: bool = False) -> None:
+        """Log an event about a component (a health check failing or recovering)."""
+        log = self._log()
+        (log.warning if warning else log.info)(message, component=component)
+
+    def _log(self) -> Logger:
         if self._logger is None:
             from infrakit.log import get_logger
 
             self._logger = get_logger("infrakit.di")
-        self._logger.exception(message, component=component)
+        return self._logger
 
 
 def _forget(pending: dict[Any, asyncio.Future[Any]], key: Any, done: asyncio.Future[Any]) -> None:

@@ -81,7 +81,41 @@ async def test_each_kind_of_outcome(recording_logger: RecordingLogger) -> None:
     assert logged == {
         ("health check failed", "Cache", NetworkError),
         ("health check failed", "plain", OSError),
+        ("health check failed", "Database", type(None)),  # reported unhealthy: a warning
     }
+
+
+async def test_a_failing_check_logs_one_line_per_state_change(
+    recording_logger: RecordingLogger,
+) -> None:
+    state = {"up": False}
+
+    def ping(_: object) -> None:
+        if not state["up"]:
+            raise NetworkError("redis unreachable")
+
+    def answers(_: object) -> bool:
+        return state["up"]
+
+    container = create_container(logger=recording_logger)
+    container.register(Cache, instance=Cache(), health=ping)
+    container.register(Queue, instance=Queue(), health=answers)
+    for up in (False, False, False, True, True, False, False):
+        state["up"] = up
+        report = await container.health()
+        assert report["Cache"].healthy is up
+        assert report["Queue"].healthy is up
+    lines = [(r.level, r.message, r.metadata["component"]) for r in recording_logger.records]
+    assert sorted(lines) == sorted(
+        [
+            ("exception", "health check failed", "Cache"),
+            ("warning", "health check failed", "Queue"),
+            ("info", "health check recovered", "Cache"),
+            ("info", "health check recovered", "Queue"),
+            ("exception", "health check failed", "Cache"),
+            ("warning", "health check failed", "Queue"),
+        ]
+    )
 
 
 async def test_a_hung_check_does_not_hang_health(recording_logger: RecordingLogger) -> None:
