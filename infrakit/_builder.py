@@ -8,6 +8,7 @@ means adding one method here and nothing else.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -299,6 +300,10 @@ class Infra:
         self._components = components
         self._instances = instances
         self._started: list[Component] = []
+        # One stop at a time: a signal handler and `__aexit__` may both call stop(), and
+        # two interleaved stops would close components out of order.
+        self._stopping = asyncio.Lock()
+
 
     @staticmethod
     def builder(env: str | None = None, *, directory: str | Path = ".") -> InfraBuilder:
@@ -351,16 +356,40 @@ class Infra:
         self.log.info("infrastructure started", components=[c.name for c in self._started])
 
     async def stop(self) -> None:
-        """Close the started components in reverse order; one failure does not stop the rest."""
+        """Close the started components in reverse order; one failure does not stop the rest.
+
+        Logs one line, `infrastructure stopped`, naming what stopped, what failed to stop
+        (each failure is also logged with its traceback) and how many resources the
+        container closed. A concurrent call waits for the first; a later one does nothing.
+        """
+        async with self._stopping:
+            if not self._started:
+                await self.container.aclose()
+                return
+            stopped, failed = await self._stop_components()
+            closed = self.container.get_stats().resources_to_close
+            await self.container.aclose()
+            self.log.info(
+                "infrastructure stopped",
+                components=stopped,
+                failed=failed,
+                resources_closed=closed,
+            )
+
+    async def _stop_components(self) -> tuple[list[str], list[str]]:
+        stopped: list[str] = []
+        failed: list[str] = []
         while self._started:
             component = self._started.pop()
-            if component.stop is None:
-                continue
             try:
-                await component.stop(self._instances[component.name])
+                if component.stop is not None:
+                    await component.stop(self._instances[component.name])
             except Exception:
                 self.log.exception("component failed to stop", component=component.name)
-        await self.container.aclose()
+                failed.append(component.name)
+            else:
+                stopped.append(component.name)
+        return stopped, failed
 
     async def health(self) -> Mapping[str, ComponentHealth]:
         """Ping every started component (bounded by the container's health timeout)."""
@@ -411,7 +440,7 @@ def _storage_signing_keys(config: ConfigReader) -> list[str] | None:
 
 def _log_format(config: ConfigReader) -> Literal["pretty", "json"]:
     """`LOG_FORMAT`, else JSON in production and pretty elsewhere."""
-    environment = getattr(config, "env", None) or config.get_str("APP_ENV", "development")
+    environment = config.env
     chosen = config.get_str("LOG_FORMAT", "json" if environment == "production" else "pretty")
     if chosen == "json":
         return "json"
