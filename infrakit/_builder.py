@@ -23,6 +23,7 @@ from infrakit.log import Logger, configure_logging, get_logger
 if TYPE_CHECKING:
     from infrakit.cache import Cache
     from infrakit.db import Database, DatabaseSettings
+    from infrakit.media import MediaProcessor
     from infrakit.storage import StorageProvider
 
 __all__ = ["Infra", "InfraBuilder"]
@@ -219,6 +220,47 @@ class InfraBuilder:
             )
         )
 
+    def with_media(
+        self,
+        processor: MediaProcessor | None = None,
+        *,
+        storage: StorageProvider | None = None,
+    ) -> Self:
+        """Add a `MediaProcessor` (the `media` extra), sized from the configuration.
+
+        `MEDIA_MAX_WORKERS`, `MEDIA_MAX_QUEUE`, `MEDIA_QUEUE_TIMEOUT` (seconds),
+        `MEDIA_MAX_PIXELS` and `MEDIA_TIMEOUT` (seconds per operation) override the
+        defaults. Given `storage`, `str` sources and targets are keys in it.
+        """
+        from infrakit.media import MediaLimits, MediaProcessor
+
+        def create(config: ConfigReader, logger: Logger) -> MediaProcessor:
+            if processor is not None:
+                return processor
+            defaults = MediaLimits()
+            limits = MediaLimits(
+                max_pixels=config.get_int("MEDIA_MAX_PIXELS", defaults.max_pixels),
+                timeout=config.get_float("MEDIA_TIMEOUT", defaults.timeout),
+            )
+            return MediaProcessor(
+                limits=limits,
+                max_workers=config.get_int("MEDIA_MAX_WORKERS", None),
+                max_queue=config.get_int("MEDIA_MAX_QUEUE", None),
+                queue_timeout=config.get_float("MEDIA_QUEUE_TIMEOUT", 30.0),
+                storage=storage,
+                logger=logger.child("media"),
+            )
+
+        return self._add(
+            Component(
+                "media",
+                MediaProcessor,
+                create,
+                stop=lambda media: media.close(),
+                health=lambda media: media.health(),
+            )
+        )
+
     def with_component(
         self,
         name: str,
@@ -324,6 +366,11 @@ class Infra:
     def storage(self) -> StorageProvider:
         """The `StorageProvider` added with `with_storage()`."""
         return self.component("storage")  # type: ignore[no-any-return]
+
+    @property
+    def media(self) -> MediaProcessor:
+        """The `MediaProcessor` added with `with_media()`."""
+        return self.component("media")  # type: ignore[no-any-return]
 
     def component(self, name: str) -> Any:
         """The component added under `name`.

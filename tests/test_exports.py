@@ -26,6 +26,7 @@ MODULES = {
     "infrakit.web.flask": "web.md",
     "infrakit.storage": "storage.md",
     "infrakit.streams": "streams.md",
+    "infrakit.media": "media.md",
 }
 
 

@@ -1,7 +1,8 @@
 """Video on PyAV: the poster frame for thumbnails, and transcoding.
 
-A poster frame is decoded exactly (seek to the keyframe before the wanted time,
-then decode forward to it), scaled by libswscale while it is converted to RGB, and
+A poster frame is found by an exact seek (to the keyframe before the wanted time,
+then decoding forward to the first reference frame at or after it, B-frames
+skipped), scaled by libswscale while it is converted to RGB, and
 checked for blackness: fades and title cards often start a video black, so the
 next candidate time is tried and the brightest frame wins if every one is dark.
 """
@@ -48,7 +49,8 @@ def poster_frame(
         stream = video_stream(container)
         if stream is None:
             raise UnsupportedMediaError("the source has no video stream")
-        stream.thread_type = "AUTO"
+        # B-frames are never needed to reach a later frame: skip them while scanning forward
+        stream.codec_context.skip_frame = "NONREF"
         duration = media_duration(container) or 0.0
         brightest: tuple[float, Any] | None = None
         for position in POSTER_POSITIONS:
