@@ -149,3 +149,18 @@ def jpeg_claiming(width: int, height: int) -> bytes:
     marker = data.find(b"\xff\xc0")
     struct.pack_into(">HH", data, marker + 5, height, width)
     return bytes(data)
+
+
+def rotated_video(degrees: int = 90) -> bytes:
+    """A 64x32 clip (red left half, blue right) whose display matrix turns it `degrees` CCW."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 32, "yuv420p"
+        stream.set_display_rotation(degrees)
+        for index in range(10):
+            frame = av.VideoFrame.from_image(split_picture((64, 32)))
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return buffer.getvalue()

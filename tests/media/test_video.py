@@ -170,3 +170,14 @@ def test_sync_transcode_reports_progress_on_the_calling_thread(mp4: bytes) -> No
     )
     assert result.width == 32
     assert seen[-1] == 1.0
+
+
+async def test_poster_frame_of_a_rotated_video_is_upright(processor: MediaProcessor) -> None:
+    output = io.BytesIO()
+    await processor.generate_thumbnail(factory.rotated_video(90), output, 64, format="png")
+    picture = Image.open(io.BytesIO(output.getvalue())).convert("RGB")
+    assert picture.size == (32, 64)
+    # turned 90 degrees counter-clockwise, as FFmpeg shows it: the left (red) half is below
+    red, blue = picture.getpixel((16, 56)), picture.getpixel((16, 8))
+    assert red[0] > 150 > red[2]
+    assert blue[2] > 150 > blue[0]
