@@ -121,7 +121,7 @@ def transcode_audio(
     """Decode the first audio stream of `source` and encode it per `options` into `target`."""
     chosen = container_format(options.format, target_name, _DEFAULT_CONTAINER[options.codec])
     av = load_av()
-    with open_container(source, limits) as container:
+    with open_container(source, limits, deadline) as container:
         if not container.streams.audio:
             raise UnsupportedMediaError("the source has no audio stream")
         stream = container.streams.audio[0]

@@ -100,11 +100,11 @@ class MediaCore:
         logger.warning("media operation failed", operation=kind, code=code)
 
     def probe(self, source: Source, deadline: Deadline) -> MediaInfo:
-        return self.run("probe", deadline, lambda: self._probe(source))
+        return self.run("probe", deadline, lambda: self._probe(source, deadline))
 
-    def _probe(self, source: Source) -> MediaInfo:
+    def _probe(self, source: Source, deadline: Deadline) -> MediaInfo:
         with open_source(source, self.limits.max_input_bytes) as opened:
-            return probe_source(opened, self.limits)
+            return probe_source(opened, self.limits, deadline)
 
     def process_image(
         self, source: Source, target: Target, options: ImageOptions, deadline: Deadline
@@ -228,7 +228,7 @@ class MediaCore:
 
             def inspect() -> tuple[SourceFile, MediaInfo]:
                 opened = stack.enter_context(open_source(source, self.limits.max_input_bytes))
-                return opened, probe_source(opened, self.limits)
+                return opened, probe_source(opened, self.limits, deadline)
 
             opened, info = self.run("probe", deadline, inspect)
             opened.file.seek(0)

@@ -20,7 +20,7 @@ from infrakit.media._formats import (
 )
 from infrakit.media._guard import load_av, load_pillow, translated
 from infrakit.media._io import SourceFile
-from infrakit.media._options import MediaLimits
+from infrakit.media._options import Deadline, MediaLimits
 from infrakit.media._protocol import MediaInfo
 
 __all__ = [
@@ -37,13 +37,15 @@ ORIENTATION_ROTATION = {1: 0, 2: 0, 3: 180, 4: 180, 5: 90, 6: 90, 7: 270, 8: 270
 EXIF_ORIENTATION = 0x0112
 
 
-def probe_source(source: SourceFile, limits: MediaLimits) -> MediaInfo:
+def probe_source(
+    source: SourceFile, limits: MediaLimits, deadline: Deadline | None = None
+) -> MediaInfo:
     """Describe `source`: an image through Pillow, anything else through PyAV."""
     image_format = sniff_image_format(source.head)
     if image_format is not None:
         with open_image(source, image_format, limits) as image:
             return _image_info(image, image_format)
-    with open_container(source, limits) as container:
+    with open_container(source, limits, deadline) as container:
         return _av_info(container, source.head)
 
 
@@ -80,7 +82,9 @@ def _image_info(image: Any, image_format: str) -> MediaInfo:
 
 
 @contextmanager
-def open_container(source: SourceFile, limits: MediaLimits) -> Iterator[Any]:
+def open_container(
+    source: SourceFile, limits: MediaLimits, deadline: Deadline | None = None
+) -> Iterator[Any]:
     """Open an audio/video container with the one demuxer the bytes announce; always closed.
 
     The duration and every video stream's frame size are checked before a frame is
@@ -91,7 +95,10 @@ def open_container(source: SourceFile, limits: MediaLimits) -> Iterator[Any]:
         raise UnsupportedMediaError("the source is not an image, video or audio file")
     av = load_av()
     with translated("media file"):
-        container = av.open(source.path or source.file, "r", format=demuxer)
+        # FFmpeg checks this between its own blocking steps (probing, reading), so a
+        # file that stalls the demuxer is stopped even inside one call
+        timeout = deadline.remaining() if deadline is not None else limits.timeout
+        container = av.open(source.path or source.file, "r", format=demuxer, timeout=timeout)
     try:
         _check_limits(container, limits)
         yield container

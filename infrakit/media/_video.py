@@ -45,7 +45,7 @@ def poster_frame(
         longest_side: the picture is scaled (by libswscale, during the RGB conversion)
             so that its longest side is at most this, never enlarged.
     """
-    with open_container(source, limits) as container:
+    with open_container(source, limits, deadline) as container:
         stream = video_stream(container)
         if stream is None:
             raise UnsupportedMediaError("the source has no video stream")
@@ -197,7 +197,7 @@ def transcode_video(
     fallback = "mp4" if options.codec == "h264" else "webm"
     chosen = container_format(options.format, target_name, fallback)
     av = load_av()
-    with open_container(source, limits) as container:
+    with open_container(source, limits, deadline) as container:
         video_in = video_stream(container)
         if video_in is None:
             raise UnsupportedMediaError("the source has no video stream")
