@@ -6,7 +6,7 @@ import asyncio
 import threading
 from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
 from infrakit.di._compile import Node, compile_async_call, compile_call, refuse_sync
 from infrakit.di._errors import (
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from infrakit.log import Logger
 
 __all__ = ["DependencyContainer", "create_container"]
+
+T = TypeVar("T")
 
 
 def create_container(*, logger: Logger | None = None, health_timeout: float = 5.0) -> Container:
@@ -143,6 +145,10 @@ class DependencyContainer:
 
     # -- resolution -----------------------------------------------------------------
 
+    @overload
+    def resolve(self, interface: type[T], /, **overrides: Any) -> T: ...
+    @overload
+    def resolve(self, interface: object, /, **overrides: Any) -> Any: ...
     def resolve(self, interface: Any, /, **overrides: Any) -> Any:
         """Return the component for `interface`, building it and its dependencies if needed.
 
@@ -168,6 +174,10 @@ class DependencyContainer:
             node = self._node(interface)
         return node.get()
 
+    @overload
+    async def aresolve(self, interface: type[T], /, **overrides: Any) -> T: ...
+    @overload
+    async def aresolve(self, interface: object, /, **overrides: Any) -> Any: ...
     async def aresolve(self, interface: Any, /, **overrides: Any) -> Any:
         """The async twin of `resolve`: also runs async and async-generator factories.
 
