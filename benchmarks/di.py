@@ -10,9 +10,11 @@ scenarios, each library wired to build the same objects:
 - 6-node transient graph: `Service(Repository(Database(Config()), Cache()), Mailer())`,
   every node new on each resolve.
 
-Each figure is the best of several timed repeats (microseconds per resolve), taken
-round-robin across libraries so a burst of load from other processes hits them all
-alike; noise can only inflate a figure, never deflate it.
+Each figure is the median of several timed repeats (microseconds per resolve), with
+their spread (min-max), taken round-robin across libraries so a burst of load from
+other processes hits them all alike. Every contestant runs its fastest honest form:
+infrakit.di and punq through a bound `resolve`, dependency-injector calling its
+providers directly, lagom by item access.
 
 Every class has its own `__init__`: for a class that inherits `object.__init__`, raw
 punq's `inspect.getfullargspec` parses the builtin's text signature on every build,
@@ -22,6 +24,7 @@ which makes punq about 6x slower still (about 1 ms for this graph).
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -165,18 +168,18 @@ def calibrate(call: Callable[[], Any]) -> int:
     return max(10 if QUICK else 100, int(count * BUDGET_SECONDS / 0.05))
 
 
-def measure(calls: dict[str, Callable[[], Any]]) -> dict[str, float]:
-    """Best microseconds per call for each library, repeats interleaved across libraries."""
+def measure(calls: dict[str, Callable[[], Any]]) -> dict[str, list[float]]:
+    """Microseconds per call of every repeat, for each library, repeats interleaved."""
     numbers = {name: calibrate(call) for name, call in calls.items()}
-    best = dict.fromkeys(calls, float("inf"))
+    figures: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(REPEATS):
         for name, call in calls.items():
             number = numbers[name]
             started = time.perf_counter()
             for _ in range(number):
                 call()
-            best[name] = min(best[name], (time.perf_counter() - started) / number * 1e6)
-    return best
+            figures[name].append((time.perf_counter() - started) / number * 1e6)
+    return figures
 
 
 def main() -> None:
@@ -187,17 +190,20 @@ def main() -> None:
     results = {"built singleton": measure(singletons), "6-node transient graph": measure(graphs)}
     mode = " (quick mode: smoke run, not figures)" if QUICK else ""
     print(
-        f"Best of {REPEATS} repeats, ~{BUDGET_SECONDS} s each; "
+        f"Median of {REPEATS} interleaved repeats, ~{BUDGET_SECONDS} s each; "
         f"Python {sys.version.split()[0]}{mode}."
     )
     print()
-    print("| scenario | library | us/resolve | x infrakit | x hand wiring |")
-    print("|---|---|---:|---:|---:|")
+    print("| scenario | library | median us/resolve | spread (min-max) | x infrakit | x hand |")
+    print("|---|---|---:|---:|---:|---:|")
     for scenario, figures in results.items():
-        ours, hand = figures["infrakit.di"], figures["hand wiring"]
-        for name, value in figures.items():
+        medians = {name: statistics.median(values) for name, values in figures.items()}
+        ours, hand = medians["infrakit.di"], medians["hand wiring"]
+        for name, values in figures.items():
+            value = medians[name]
             print(
-                f"| {scenario} | {name} | {value:.2f} | {value / ours:.2f} | {value / hand:.2f} |"
+                f"| {scenario} | {name} | {value:.2f} | {min(values):.2f}-{max(values):.2f} "
+                f"| {value / ours:.2f} | {value / hand:.2f} |"
             )
 
 
