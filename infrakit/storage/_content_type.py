@@ -9,9 +9,11 @@ an upload script itself into the site's origin.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import mimetypes
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import puremagic
 
@@ -95,11 +97,7 @@ def _typed(mime_type: str, source: Literal["bytes", "extension", "default"]) -> 
 
 
 def _sniff(head: bytes, by_name: str | None) -> str | None:
-    try:
-        matches = puremagic.magic_string(head)
-    except (puremagic.PureError, ValueError):
-        return None
-    candidates: list[str] = [str(match.mime_type) for match in matches if match.mime_type]
+    candidates = _signatures().mime_types(head)
     if not candidates:
         return None
     if by_name in candidates:
@@ -107,6 +105,91 @@ def _sniff(head: bytes, by_name: str | None) -> str | None:
     if by_name == "application/zip" or "application/zip" in candidates:
         return "application/zip"
     return candidates[0]
+
+
+class _Signatures:
+    """puremagic's signature database, indexed by offset and first byte.
+
+    `puremagic.magic_string` compares the head with each of its ~1,400 signatures in
+    turn (about 1.5 ms a call); the same signatures looked up by offset and first byte
+    give the same matches, ranked the same way (longer signatures first), in a few
+    microseconds. Should puremagic's internals change, its public call is used.
+    """
+
+    def __init__(self) -> None:
+        tables = importlib.import_module("puremagic.main")
+        self._fallback = not all(
+            hasattr(tables, name)
+            for name in ("magic_header_array", "magic_footer_array", "multi_part_dict")
+        )
+        self._by_offset: dict[int, dict[int, list[tuple[int, Any]]]] = {}
+        if self._fallback:
+            return
+        for position, row in enumerate(tables.magic_header_array):
+            if row.byte_match:
+                first = self._by_offset.setdefault(row.offset, {})
+                first.setdefault(row.byte_match[0], []).append((position, row))
+        self._footers = list(tables.magic_footer_array)
+        self._parts: dict[bytes, list[Any]] = dict(tables.multi_part_dict)
+
+    def mime_types(self, head: bytes) -> list[str]:
+        """Media types whose signature matches `head`, most specific first."""
+        if self._fallback:
+            return _public_sniff(head)
+        matches = self._header_matches(head)
+        foot = head[-516:]
+        for position, row in enumerate(self._footers, start=len(matches) + 10_000):
+            end = row.offset + len(row.byte_match)
+            if (foot[row.offset : end] if end else foot[row.offset :]) == row.byte_match:
+                matches.append((position, row.byte_match, row))
+        matches.extend(self._part_matches(head, foot, matches))
+        matches.sort(key=lambda match: (-_rank(match[1]), -len(match[1]), match[0]))
+        return [str(row.mime_type) for _, _, row in matches if row.mime_type]
+
+    def _header_matches(self, head: bytes) -> list[tuple[int, bytes, Any]]:
+        found: list[tuple[int, bytes, Any]] = []
+        for offset, by_first in self._by_offset.items():
+            if offset >= len(head):
+                continue
+            for position, row in by_first.get(head[offset], ()):
+                if head[offset : offset + len(row.byte_match)] == row.byte_match:
+                    found.append((position, row.byte_match, row))
+        return found
+
+    def _part_matches(
+        self, head: bytes, foot: bytes, matches: list[tuple[int, bytes, Any]]
+    ) -> list[tuple[int, bytes, Any]]:
+        found: list[tuple[int, bytes, Any]] = []
+        for position, signature, matched in list(matches):
+            for row in self._parts.get(signature, ()):
+                end = row.offset + len(row.byte_match)
+                if row.offset < 0:
+                    area = foot[row.offset : end] if end else foot[row.offset :]
+                    combined = signature + row.byte_match
+                else:
+                    area = head[row.offset : end]
+                    combined = head[matched.offset : end]
+                if area == row.byte_match:
+                    found.append((position + 20_000, combined, row))
+        return found
+
+
+def _rank(signature: bytes) -> float:
+    """puremagic's confidence: 0.1 per byte of signature, 0.8 from nine bytes on."""
+    return 0.8 if len(signature) >= 9 else len(signature) / 10
+
+
+def _public_sniff(head: bytes) -> list[str]:
+    try:
+        matches = puremagic.magic_string(head)
+    except (puremagic.PureError, ValueError):
+        return []
+    return [str(match.mime_type) for match in matches if match.mime_type]
+
+
+@functools.cache
+def _signatures() -> _Signatures:
+    return _Signatures()
 
 
 def _looks_like_text(head: bytes) -> bool:

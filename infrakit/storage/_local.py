@@ -24,7 +24,7 @@ from typing import IO, Any
 from infrakit.storage._backend import AlreadyStoredError, StoredFile, Written
 from infrakit.storage._content_type import SNIFF_BYTES, detect_content_type
 from infrakit.storage._errors import InvalidPathError
-from infrakit.storage._paths import RESERVED_PREFIX, inside_root
+from infrakit.storage._paths import RESERVED_PREFIX, inside_root, key_inside_root
 
 __all__ = ["LocalBackend"]
 
@@ -108,12 +108,11 @@ class LocalBackend:
         """Nothing to release."""
 
     def _path(self, key: str) -> str:
-        candidate = os.path.join(self.root, key)
-        if not inside_root(self.root, candidate):
+        if not key_inside_root(self.root, key):
             raise InvalidPathError(
                 "a file path may not lead outside the storage root", details={"field": "path"}
             )
-        return candidate
+        return os.path.join(self.root, key)
 
     def _write_whole(self, key: str, data: bytes, sidecar: str | None, overwrite: bool) -> Written:
         upload = _Upload.begin(self, key)
@@ -171,7 +170,9 @@ class LocalBackend:
             folders[:] = [name for name in folders if not name.startswith(RESERVED_PREFIX)]
             for name in files:
                 path = os.path.join(folder, name)
-                if not name.startswith(RESERVED_PREFIX) and inside_root(self.root, path):
+                if name.startswith(RESERVED_PREFIX):
+                    continue
+                if not os.path.islink(path) or inside_root(self.root, path):
                     found.append(os.path.relpath(path, self.root).replace(os.sep, "/"))
         return found
 
@@ -210,12 +211,14 @@ class _Upload:
     file, so a cancelled save never closes a descriptor a worker thread still writes.
     """
 
-    def __init__(self, backend: LocalBackend, key: str, target: str, temporary: str) -> None:
+    def __init__(
+        self, backend: LocalBackend, key: str, target: str, temporary: str, descriptor: int
+    ) -> None:
         self.backend = backend
         self.key = key
         self.target = target
         self.temporary = temporary
-        self.file: IO[bytes] = open(temporary, "wb")  # noqa: SIM115 - closed by finish/remove
+        self.file: IO[bytes] = open(descriptor, "wb")  # noqa: SIM115 - closed by finish/remove
         self._in_flight: asyncio.Future[Any] | None = None
 
     @classmethod
@@ -224,8 +227,9 @@ class _Upload:
         directory = os.path.dirname(target)
         os.makedirs(directory, exist_ok=True)
         temporary = os.path.join(directory, _TEMP_PREFIX + secrets.token_hex(8))
-        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        return cls(backend, key, target, temporary)
+        # O_EXCL: a fresh file of our own; mode 0o666 so the umask applies as for open().
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        return cls(backend, key, target, temporary, descriptor)
 
     async def write(self, chunk: bytes) -> None:
         await self._run(self.file.write, chunk)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 
 from infrakit.storage._errors import InvalidPathError
 
@@ -18,6 +19,7 @@ __all__ = [
     "MAX_KEY_BYTES",
     "RESERVED_PREFIX",
     "inside_root",
+    "key_inside_root",
     "normalize_directory",
     "normalize_key",
 ]
@@ -58,6 +60,25 @@ def inside_root(root: str, candidate: str) -> bool:
     """
     resolved = os.path.realpath(candidate)
     return resolved == root or resolved.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def key_inside_root(root: str, key: str) -> bool:
+    """True when the file `key` names below the resolved `root` stays below it.
+
+    One `lstat` per segment (instead of resolving the whole path each time): only
+    when a segment is a symlink is the path resolved and checked. A segment that does
+    not exist ends the walk, since nothing below it exists either.
+    """
+    path = root
+    for segment in key.split("/"):
+        path = os.path.join(path, segment)
+        try:
+            mode = os.lstat(path).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return True
+        if stat.S_ISLNK(mode):
+            return inside_root(root, os.path.join(root, key))
+    return True
 
 
 def _segments(path: str) -> list[str]:

@@ -128,8 +128,10 @@ async def test_a_symlink_leaving_the_root_is_refused(tmp_path: Path) -> None:
     root.mkdir()
     os.symlink(outside, root / "link")
     os.symlink(outside / "secret.txt", root / "file-link")
+    (root / "inner").mkdir()
+    os.symlink("../../outside", root / "inner" / "deep-link")  # relative, one level down
     storage = LocalStorage(root)
-    for path in ("link/secret.txt", "file-link", "link/new.txt"):
+    for path in ("link/secret.txt", "file-link", "link/new.txt", "inner/deep-link/secret.txt"):
         with pytest.raises(InvalidPathError) as caught:
             await storage.get_file(path)
         assert "outside" in caught.value.message

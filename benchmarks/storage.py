@@ -1,0 +1,235 @@
+"""Storage benchmark: infrakit's storage against raw fsspec and plain file I/O.
+
+Run: `.venv/bin/python benchmarks/storage.py` (`--quick`, or `BENCH_QUICK=1`, for a
+smoke run).
+
+Method: save and get of a 1 KiB and a 16 MiB file on the local disk (a temporary
+directory) and in memory. Each contender's batch is timed in rounds, the contenders
+taking turns within each round (interleaved), so load on the machine hits all of them
+alike. Cells are the median time per call over the rounds with the spread
+[fastest-slowest round]; the ratio is the baseline's median time over infrakit's
+(>= 1.0: infrakit is as fast or faster; the target is >= 0.9).
+
+Contenders, each in its fastest honest configuration, labelled:
+- local, durable: infrakit `LocalStorage` (temporary file, fsync, rename, directory
+  fsync) against plain file I/O doing the same steps; raw fsspec has no atomic or
+  durable write, so it is not in this group.
+- local, not durable: infrakit `LocalStorage(durable=False)` (temporary file and
+  rename, no fsync) against plain `open().write()` and fsspec's `LocalFileSystem`
+  `pipe_file` (both write in place: not atomic).
+- get: infrakit `get_file` against plain `open().read()` and fsspec `cat_file`.
+- memory: infrakit `memory://` against fsspec's `MemoryFileSystem` with its own store.
+Plain I/O and fsspec run synchronously on the calling thread (what a script does);
+infrakit is awaited and moves every blocking call to a worker thread, which is the
+price of never blocking the event loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fsspec.implementations.local import LocalFileSystem
+from fsspec.implementations.memory import MemoryFileSystem
+
+from infrakit.storage import FsspecStorage, LocalStorage
+
+KIB, MIB = 1024, 1024 * 1024
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+
+
+@dataclass
+class Contender:
+    name: str
+    call: Callable[[], Awaitable[Any]]
+    rounds: list[float] = field(default_factory=list)
+
+
+def plain_durable_write(path: str, data: bytes) -> None:
+    temporary = path + ".tmp"
+    with open(temporary, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+    descriptor = os.open(os.path.dirname(path), os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def plain_write(path: str, data: bytes) -> None:
+    with open(path, "wb") as file:
+        file.write(data)
+
+
+def plain_read(path: str) -> bytes:
+    with open(path, "rb") as file:
+        return file.read()
+
+
+def synchronous(function: Callable[..., Any], *arguments: Any) -> Callable[[], Awaitable[Any]]:
+    async def call() -> Any:
+        return function(*arguments)
+
+    return call
+
+
+async def timed(count: int, call: Callable[[], Awaitable[Any]]) -> float:
+    started = time.perf_counter()
+    for _ in range(count):
+        await call()
+    return (time.perf_counter() - started) / count
+
+
+async def calibrate(budget: float, call: Callable[[], Awaitable[Any]]) -> int:
+    started = time.perf_counter()
+    await call()
+    once = max(time.perf_counter() - started, 1e-7)
+    return max(3, min(20_000, int(budget / once)))
+
+
+async def race(contenders: list[Contender], rounds: int, budget: float) -> None:
+    counts = [await calibrate(budget, contender.call) for contender in contenders]
+    for _ in range(rounds):
+        for contender, count in zip(contenders, counts, strict=True):
+            contender.rounds.append(await timed(count, contender.call))
+
+
+def cell(contender: Contender) -> str:
+    median = statistics.median(contender.rounds)
+    low, high = min(contender.rounds), max(contender.rounds)
+    return f"{_time(median)} [{_time(low)}-{_time(high)}]"
+
+
+def _time(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} µs"
+    return f"{seconds * 1e3:.2f} ms"
+
+
+def report(title: str, contenders: list[Contender]) -> None:
+    ours = statistics.median(contenders[0].rounds)
+    print(f"\n{title}")
+    for contender in contenders:
+        ratio = statistics.median(contender.rounds) / ours
+        label = "" if contender is contenders[0] else f"  ratio {ratio:.2f}x"
+        print(f"  {contender.name:<44} {cell(contender)}{label}")
+
+
+async def main(quick: bool) -> None:
+    rounds, budget = (3, 0.02) if quick else (9, 0.25)
+    print(
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs{' (quick mode)' if quick else ''}"
+    )
+    print("ratio = the peer's median time / infrakit's (>= 0.9 is the target)")
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as directory:
+        root = Path(directory)
+        durable = LocalStorage(root / "durable")
+        fast = LocalStorage(root / "fast", durable=False)
+        memory = FsspecStorage("memory://")
+        local_fs = LocalFileSystem()
+        memory_fs = MemoryFileSystem(skip_instance_cache=True)
+        memory_fs.store, memory_fs.pseudo_dirs = {}, [""]
+        for folder in ("plain", "fsspec"):
+            (root / folder).mkdir()
+        for size, label in ((KIB, "1 KiB"), (16 * MIB, "16 MiB")):
+            data = os.urandom(size)
+            plain, raw = str(root / "plain" / "f.bin"), str(root / "fsspec" / "f.bin")
+            await race(
+                group := [
+                    Contender(
+                        "infrakit LocalStorage (atomic, fsync)",
+                        lambda d=data: durable.save_file("f.bin", d),
+                    ),
+                    Contender(
+                        "plain tmp+write+fsync+rename+dir fsync",
+                        synchronous(plain_durable_write, plain, data),
+                    ),
+                ],
+                rounds,
+                budget,
+            )
+            report(f"save {label}, local, durable", group)
+            await race(
+                group := [
+                    Contender(
+                        "infrakit LocalStorage(durable=False) (atomic)",
+                        lambda d=data: fast.save_file("f.bin", d),
+                    ),
+                    Contender(
+                        "plain open().write() (in place)", synchronous(plain_write, plain, data)
+                    ),
+                    Contender(
+                        "await asyncio.to_thread(plain write)",
+                        lambda p=plain, d=data: asyncio.to_thread(plain_write, p, d),
+                    ),
+                    Contender(
+                        "fsspec LocalFileSystem.pipe_file (in place)",
+                        synchronous(local_fs.pipe_file, raw, data),
+                    ),
+                ],
+                rounds,
+                budget,
+            )
+            report(f"save {label}, local, not durable", group)
+            await race(
+                group := [
+                    Contender("infrakit get_file", lambda: fast.get_file("f.bin")),
+                    Contender("plain open().read()", synchronous(plain_read, plain)),
+                    Contender(
+                        "await asyncio.to_thread(plain read)",
+                        lambda p=plain: asyncio.to_thread(plain_read, p),
+                    ),
+                    Contender(
+                        "fsspec LocalFileSystem.cat_file", synchronous(local_fs.cat_file, raw)
+                    ),
+                ],
+                rounds,
+                budget,
+            )
+            report(f"get {label}, local", group)
+            await race(
+                group := [
+                    Contender(
+                        "infrakit memory:// save_file", lambda d=data: memory.save_file("f.bin", d)
+                    ),
+                    Contender(
+                        "fsspec MemoryFileSystem.pipe_file",
+                        synchronous(memory_fs.pipe_file, "/f.bin", data),
+                    ),
+                ],
+                rounds,
+                budget,
+            )
+            report(f"save {label}, memory", group)
+            await race(
+                group := [
+                    Contender("infrakit memory:// get_file", lambda: memory.get_file("f.bin")),
+                    Contender(
+                        "fsspec MemoryFileSystem.cat_file",
+                        synchronous(memory_fs.cat_file, "/f.bin"),
+                    ),
+                ],
+                rounds,
+                budget,
+            )
+            report(f"get {label}, memory", group)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    asyncio.run(main(parser.parse_args().quick or QUICK))
