@@ -238,10 +238,6 @@ class Deadline:
     def __post_init__(self) -> None:
         self.expires_at = time.monotonic() + self.seconds
 
-    def remaining(self) -> float:
-        """Seconds left (at least a millisecond, so it can be handed to a library timeout)."""
-        return max(0.001, self.expires_at - time.monotonic())
-
     def check(self) -> None:
         """Raise `MediaTimeoutError` once the time is up."""
         if time.monotonic() > self.expires_at:
