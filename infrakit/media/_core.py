@@ -36,11 +36,10 @@ from infrakit.media._video import poster_frame, transcode_video
 if TYPE_CHECKING:
     from infrakit.log import Logger
 
-__all__ = ["MediaCore", "MediaOptions", "ThumbnailFormat", "target_name", "thumbnail_options"]
+__all__ = ["MediaCore", "MediaOptions", "target_name", "thumbnail_options"]
 
 T = TypeVar("T")
 MediaOptions = ImageOptions | VideoOptions | AudioOptions
-ThumbnailFormat = str
 
 
 def target_name(target: object) -> str | None:

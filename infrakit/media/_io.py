@@ -21,10 +21,10 @@ from infrakit.media._options import invalid
 
 __all__ = ["Source", "SourceFile", "Target", "TargetFile", "open_source", "open_target"]
 
-Source: TypeAlias = "str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]"
+Source: TypeAlias = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
 """A path, the bytes themselves, or a readable binary file object (read from its start)."""
 
-Target: TypeAlias = "str | os.PathLike[str] | IO[bytes]"
+Target: TypeAlias = str | os.PathLike[str] | IO[bytes]
 """A path (written atomically) or a writable binary file object."""
 
 HEAD_SIZE = 64
