@@ -172,3 +172,19 @@ def test_sync_health_and_close() -> None:
     assert not processor.health()
     with pytest.raises(MediaBusyError):
         processor.probe(factory.jpeg())
+
+
+async def test_many_callers_on_a_small_pool_all_finish() -> None:
+    processor = MediaProcessor(max_workers=1, max_queue=1, queue_timeout=None)
+    sources = [factory.jpeg((80 + index, 60)) for index in range(6)]
+    outputs = [io.BytesIO() for _ in sources]
+    results = await asyncio.gather(
+        *(
+            processor.generate_thumbnail(source, output, 20)
+            for source, output in zip(sources, outputs, strict=True)
+        )
+    )
+    assert results == outputs
+    assert all(output.getvalue().startswith(b"\xff\xd8") for output in outputs)
+    stats = processor.get_stats()
+    assert (stats.operations["thumbnail"], stats.rejected, stats.queue_depth) == (6, 0, 0)

@@ -181,3 +181,16 @@ async def test_poster_frame_of_a_rotated_video_is_upright(processor: MediaProces
     red, blue = picture.getpixel((16, 56)), picture.getpixel((16, 8))
     assert red[0] > 150 > red[2]
     assert blue[2] > 150 > blue[0]
+
+
+@pytest.mark.parametrize("name", ["mp4", "webm"])
+async def test_every_video_format_thumbnails_and_gives_its_sound(
+    processor: MediaProcessor, mp4: bytes, webm: bytes, name: str
+) -> None:
+    source = {"mp4": mp4, "webm": webm}[name]
+    output = io.BytesIO()
+    await processor.generate_thumbnail(source, output, 40, format="webp")
+    assert Image.open(io.BytesIO(output.getvalue())).size == (40, 30)
+    sound = io.BytesIO()
+    result = await processor.transcode_audio(source, sound, AudioOptions(codec="opus"))
+    assert (result.format, sync.probe(sound.getvalue()).audio_codec) == ("ogg", "opus")
