@@ -5,8 +5,8 @@ The database URL is `--url`, else `DATABASE_URL` as `with_database()` reads it: 
 the process environment on top, and the secret providers.
 
 Exit status: 0 done (or up to date, or nothing to report), 1 a migration or database
-error or a changed applied file, 2 bad usage or configuration. Output is this tool's
-own: psycopg's and the pool's log lines are off.
+error or a changed applied file, 2 bad usage or configuration, 130 interrupted (Ctrl-C).
+Output is this tool's own: psycopg's and the pool's log lines are off.
 """
 
 from __future__ import annotations
@@ -170,6 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AppError as error:
         _print_error(error)
         return 1
+    except KeyboardInterrupt:  # the running file was cancelled on the server and rolled back
+        print("interrupted", file=sys.stderr)
+        return 130
     if isinstance(outcome, MigrationStatus):
         return _print_status(outcome)
     return _print_applied(outcome)

@@ -132,6 +132,10 @@ async def test_status_lists_applied_pending_and_changed(
     assert changed.returncode == 1
     assert changed.stdout.splitlines()[1].split()[:3] == ["0001", "0001_first.sql", "changed"]
     assert "changed after they were applied: 0001_first.sql" in changed.stderr
+    first.unlink()
+    missing = await run_cli("status", "--schema", schema, cwd=root)
+    assert missing.returncode == 0
+    assert missing.stdout.splitlines()[1].split()[:3] == ["0001", "0001_first.sql", "missing"]
 
 
 async def test_create_numbers_the_next_empty_file(tmp_path: Path) -> None:
@@ -161,3 +165,45 @@ async def test_an_unreachable_server_prints_one_masked_line(tmp_path: Path) -> N
     assert malformed.returncode == 2
     assert "zzsecret" not in malformed.stderr
     assert "malformed" in malformed.stderr
+
+
+async def test_ctrl_c_cancels_the_running_file_on_the_server(
+    database_url: str, db: Database, schema: str, tmp_path: Path
+) -> None:
+    import signal
+
+    root = project(tmp_path, database_url)
+    marker = f"SELECT pg_sleep(60) AS {schema}"
+    (root / "migrations" / "0001_slow.sql").write_text(
+        f"CREATE TABLE {schema}.t (id int);\n{marker};\n"
+    )
+    process = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "infrakit.db", "migrate", "--schema", schema],
+        cwd=root,
+        env=environment_without_url(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    running = "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE %s"
+    try:
+        for _ in range(500):
+            if await db.fetch_value(running, (f"%{marker}%",)):
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the migration never started")
+        process.send_signal(signal.SIGINT)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 130, stderr
+    assert stderr.decode().strip().splitlines()[-1] == "interrupted"
+    for _ in range(250):  # the server handles the cancel request asynchronously
+        if await db.fetch_value(running, (f"%{marker}%",)) == 0:
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the migration's statement is still running")
+    assert await db.fetch_value("SELECT to_regclass(%s)", (f"{schema}.t",)) is None
