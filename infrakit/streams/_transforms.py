@@ -98,7 +98,8 @@ class HashStream:
     """A transform that passes chunks through unchanged and hashes them.
 
     `hexdigest()` / `digest()` give the hash of everything that went through; read
-    them after the stream ended. Use a new instance per stream.
+    them after the stream ended. Use a new instance per stream. Chunks of 256 KiB or
+    more are hashed in a worker thread, so the event loop stays free.
     """
 
     def __init__(self, algorithm: str = "sha256") -> None:
@@ -122,7 +123,10 @@ class HashStream:
 
     async def _hashed(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         async for chunk in chunks:
-            self._hash.update(chunk)
+            if len(chunk) >= _THREAD_THRESHOLD:  # hashlib releases the GIL: off the loop
+                await asyncio.to_thread(self._hash.update, chunk)
+            else:
+                self._hash.update(chunk)
             self.size += len(chunk)
             yield chunk
 

@@ -89,3 +89,23 @@ async def test_saves_detect_from_the_first_bytes_of_a_stream() -> None:
     storage = FsspecStorage("memory://")
     result = await storage.save_file("upload", tiny_chunks())
     assert result.content_type == "image/png"
+
+
+def test_the_signature_index_agrees_with_puremagic() -> None:
+    """The fast index gives what `puremagic.magic_string` gives, signature by signature."""
+    import os
+
+    import puremagic.main
+
+    from infrakit.storage._content_type import _public_sniff, _signatures
+
+    samples = [b"<!DOCTYPE html><html>", b'<svg xmlns="x">', b"%PDF-1.4", zip_bytes()]
+    for row in puremagic.main.magic_header_array[::7]:
+        head = bytearray(os.urandom(2048))
+        if row.offset + len(row.byte_match) <= len(head):
+            head[row.offset : row.offset + len(row.byte_match)] = row.byte_match
+            samples.append(bytes(head))
+    for head in samples:
+        fast, public = _signatures().mime_types(head), _public_sniff(head)
+        assert set(fast) == set(public)
+        assert fast[:1] == public[:1]
