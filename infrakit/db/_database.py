@@ -422,7 +422,7 @@ class Database(Executor):
             )
         elif _is_row_mapping_error(error):
             translated = DatabaseError(
-                "Rows do not fit the requested row_type.", details={"reason": str(error)[:200]}
+                "Rows do not fit the requested row_type.", details=_row_mismatch(error)
             )
         else:
             translated = translate_error(error)
@@ -499,6 +499,18 @@ def _has_pending_input(connection: AsyncConnection[Any]) -> bool:
 
 
 _POLL = getattr(select, "poll", None)
+
+
+def _row_mismatch(error: Any) -> dict[str, Any]:
+    """The fields that did not fit and why (pydantic's error types), never the row's values.
+
+    pydantic's message quotes the input (`input_value='ann@example.com'`): row data.
+    """
+    problems = [
+        {"field": ".".join(map(str, item.get("loc", ()))), "type": item.get("type")}
+        for item in error.errors(include_url=False)[:20]
+    ]
+    return {"fields": problems}
 
 
 def _is_row_mapping_error(error: Exception) -> bool:

@@ -139,6 +139,10 @@ async def test_row_type_maps_to_pydantic_and_dataclasses(
     with pytest.raises(DatabaseError) as caught:
         await db.fetch_all(f"SELECT id, NULL AS name FROM {table}", row_type=UserModel)
     assert caught.value.status_code == 500
+    with pytest.raises(DatabaseError) as caught:  # the row's values never show
+        await db.fetch_all(f"SELECT 'row-secret-9' AS id, name FROM {table}", row_type=UserModel)
+    assert caught.value.details == {"fields": [{"field": "id", "type": "int_parsing"}]}
+    assert "row-secret-9" not in str(caught.value.to_problem(expose_internal=True))
 
 
 async def test_constraint_violations_are_translated_without_values(
