@@ -118,11 +118,13 @@ def test_queued_flush_loses_nothing() -> None:
 
 def test_shutdown_logging_drains_the_non_blocking_queue() -> None:
     slow = SlowTransport(delay=0.001)
+    slow.gate.clear()  # the sink is held: everything logged below is still queued
     configure_logging("INFO", sinks=[slow], non_blocking=True, queue_size=500)
     logger = get_logger("queued")
     for number in range(200):
         logger.info("record", number=number)
-    assert len(slow.entries) < 200  # still queued: the caller did not wait for the sink
+    assert slow.entries == []  # the caller did not wait for the sink
+    slow.gate.set()
     shutdown_logging()
     assert [item.metadata["number"] for item in slow.entries] == list(range(200))
 
