@@ -6,6 +6,7 @@ thread), never mocks; each test gets its own bucket.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -42,23 +43,36 @@ def s3_options(endpoint: str) -> dict[str, Any]:
         "endpoint_url": endpoint,
         **S3_CREDENTIALS,
         "client_kwargs": {"region_name": "us-east-1"},
+        "session": _shared_session(),
     }
 
 
 def create_bucket(endpoint: str) -> str:
+    name = f"infrakit-{uuid.uuid4().hex[:20]}"
+    _admin_client(endpoint).create_bucket(Bucket=name)
+    return name
+
+
+@functools.cache
+def _admin_client(endpoint: str) -> Any:
+    """One boto3 client per server (building one loads the S3 model: half a second)."""
     import boto3
 
-    name = f"infrakit-{uuid.uuid4().hex[:20]}"
-    client = boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=endpoint,
         aws_access_key_id=S3_CREDENTIALS["key"],
         aws_secret_access_key=S3_CREDENTIALS["secret"],
         region_name="us-east-1",
     )
-    client.create_bucket(Bucket=name)
-    client.close()
-    return name
+
+
+@functools.cache
+def _shared_session() -> Any:
+    """One aiobotocore session for every test: it caches the loaded service models."""
+    import aiobotocore.session
+
+    return aiobotocore.session.AioSession()
 
 
 def make_storage(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> FsspecStorage:

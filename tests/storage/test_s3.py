@@ -11,7 +11,7 @@ import pytest
 
 from infrakit._internal.secrets import mask_known_secrets
 from infrakit.storage import FsspecStorage, StorageError
-from tests.storage.conftest import S3_CREDENTIALS, create_bucket, s3_options
+from tests.storage.conftest import S3_CREDENTIALS, _admin_client, create_bucket, s3_options
 
 pytestmark = pytest.mark.s3
 
@@ -51,8 +51,6 @@ async def test_objects_live_under_the_prefix(moto_endpoint: str) -> None:
 
 
 async def test_an_aborted_multipart_upload_leaves_no_object(moto_endpoint: str) -> None:
-    import boto3
-
     bucket = create_bucket(moto_endpoint)
 
     async def failing() -> AsyncIterator[bytes]:
@@ -64,15 +62,8 @@ async def test_an_aborted_multipart_upload_leaves_no_object(moto_endpoint: str) 
         with pytest.raises(RuntimeError):
             await storage.save_file("big.bin", failing())
         assert await storage.list_files() == []
-    client = boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        aws_access_key_id=S3_CREDENTIALS["key"],
-        aws_secret_access_key=S3_CREDENTIALS["secret"],
-        region_name="us-east-1",
-    )
+    client = _admin_client(moto_endpoint)
     assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
-    client.close()
 
 
 def free_port() -> int:
