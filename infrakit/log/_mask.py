@@ -23,7 +23,7 @@ from infrakit._internal.secrets import (
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
 # Up to this many registered forms, `in` on each (a C substring search, tens of ns) decides
 # whether the line needs the regular expression at all; past it, the pattern scans alone.
-_FEW = 12
+_FEW = 64
 
 
 class _Known:

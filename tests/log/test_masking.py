@@ -141,7 +141,7 @@ def test_psycopg_pool_warnings_quoting_a_dsn_are_masked(captured: JsonCapture) -
 
 
 def test_many_registered_secrets_are_all_masked(captured: JsonCapture) -> None:
-    many = [unique_secret(f"many{number}") for number in range(40)]  # past the `in` fast path
+    many = [unique_secret(f"many{number}") for number in range(80)]  # past the `in` fast path
     for secret in many:
         register_secret(secret)
     for secret in many[::7]:
