@@ -346,7 +346,6 @@ class Infra:
         # two interleaved stops would close components out of order.
         self._stopping = asyncio.Lock()
 
-
     @staticmethod
     def builder(env: str | None = None, *, directory: str | Path = ".") -> InfraBuilder:
         """Start composing: `Infra.builder(env="production").with_logging().build()`."""
