@@ -172,6 +172,21 @@ class _VideoTrack:
         return float((self._last + 1) / self._rate) if self._last >= 0 else 0.0
 
 
+def _display_rotation(container: Any, stream: Any, deadline: Deadline) -> int:
+    """The display rotation of the first frame (its display matrix), then back to the start.
+
+    FFmpeg exposes the matrix on decoded frames only, so one frame is decoded; the
+    output stream copies it, as players turn the pixels rather than the encoder.
+    """
+    rotation = 0
+    for frame in container.decode(stream):
+        deadline.check()
+        rotation = int(frame.rotation) % 360
+        break
+    container.seek(0)
+    return rotation
+
+
 def _encoder_options(options: VideoOptions) -> dict[str, str]:
     if options.codec == "h264":
         chosen = {"preset": options.preset}
@@ -209,6 +224,9 @@ def transcode_video(
         size = _even_size(video_in.codec_context.width, video_in.codec_context.height, options)
         with translated("video"), av.open(target.destination, "w", format=chosen.muxer) as output:
             video = _VideoTrack(output, options, size, _frame_rate(options, video_in))
+            rotation = _display_rotation(container, video_in, deadline)
+            if rotation:
+                video.stream.set_display_rotation(rotation)  # a phone video stays upright
             audio = None
             if audio_in is not None and options.audio_codec is not None:
                 audio = AudioTrack(output, options.audio_codec, options.audio_bit_rate, audio_in)

@@ -194,3 +194,11 @@ async def test_every_video_format_thumbnails_and_gives_its_sound(
     sound = io.BytesIO()
     result = await processor.transcode_audio(source, sound, AudioOptions(codec="opus"))
     assert (result.format, sync.probe(sound.getvalue()).audio_codec) == ("ogg", "opus")
+
+
+async def test_transcoding_keeps_a_phone_video_upright(processor: MediaProcessor) -> None:
+    output = io.BytesIO()
+    await processor.transcode_video(factory.rotated_video(90), output, VideoOptions(width=32))
+    thumbnail = io.BytesIO()
+    await processor.generate_thumbnail(output.getvalue(), thumbnail, 64, format="png")
+    assert Image.open(io.BytesIO(thumbnail.getvalue())).size == (16, 32)
