@@ -152,31 +152,7 @@ class MediaCore:
         progress: Progress | None = None,
         name: str | None = None,
     ) -> MediaProcessingResult:
-        def operation() -> MediaProcessingResult:
-            with open_source(source, self.limits.max_input_bytes) as opened:
-                return self._video(opened, target, options, deadline, progress, name)
-
-        return self.run("video", deadline, operation)
-
-    def _video(
-        self,
-        opened: SourceFile,
-        target: Target,
-        options: VideoOptions,
-        deadline: Deadline,
-        progress: Progress | None,
-        name: str | None,
-    ) -> MediaProcessingResult:
-        with open_target(target) as output:
-            return transcode_video(
-                opened,
-                output,
-                options,
-                self.limits,
-                deadline,
-                progress,
-                name or target_name(target),
-            )
+        return self._transcode("video", source, target, options, deadline, progress, name)
 
     def transcode_audio(
         self,
@@ -187,30 +163,42 @@ class MediaCore:
         progress: Progress | None = None,
         name: str | None = None,
     ) -> MediaProcessingResult:
-        def operation() -> MediaProcessingResult:
-            with open_source(source, self.limits.max_input_bytes) as opened:
-                return self._audio(opened, target, options, deadline, progress, name)
+        return self._transcode("audio", source, target, options, deadline, progress, name)
 
-        return self.run("audio", deadline, operation)
-
-    def _audio(
+    def _transcode(
         self,
-        opened: SourceFile,
+        kind: str,
+        source: Source,
         target: Target,
-        options: AudioOptions,
+        options: VideoOptions | AudioOptions,
         deadline: Deadline,
         progress: Progress | None,
         name: str | None,
     ) -> MediaProcessingResult:
+        def operation() -> MediaProcessingResult:
+            with open_source(source, self.limits.max_input_bytes) as opened:
+                return self._encoded(opened, target, options, deadline, progress, name)
+
+        return self.run(kind, deadline, operation)
+
+    def _encoded(
+        self,
+        opened: SourceFile,
+        target: Target,
+        options: VideoOptions | AudioOptions,
+        deadline: Deadline,
+        progress: Progress | None,
+        name: str | None,
+    ) -> MediaProcessingResult:
+        """Run the video or audio encoder the options are for, into `target`."""
+        chosen_name = name or target_name(target)
         with open_target(target) as output:
+            if isinstance(options, VideoOptions):
+                return transcode_video(
+                    opened, output, options, self.limits, deadline, progress, chosen_name
+                )
             return transcode_audio(
-                opened,
-                output,
-                options,
-                self.limits,
-                deadline,
-                progress,
-                name or target_name(target),
+                opened, output, options, self.limits, deadline, progress, chosen_name
             )
 
     def process_media(
@@ -259,13 +247,15 @@ class MediaCore:
             raise UnsupportedMediaError("image options do not apply to an audio file")
         if info.kind == "video" and not isinstance(options, AudioOptions):
             video_options = options if isinstance(options, VideoOptions) else VideoOptions()
-            return "video", lambda: self._video(
+            return "video", lambda: self._encoded(
                 opened, target, video_options, deadline, progress, name
             )
         if isinstance(options, VideoOptions):
             raise UnsupportedMediaError("video options do not apply to an audio file")
         audio_options = options if isinstance(options, AudioOptions) else AudioOptions()
-        return "audio", lambda: self._audio(opened, target, audio_options, deadline, progress, name)
+        return "audio", lambda: self._encoded(
+            opened, target, audio_options, deadline, progress, name
+        )
 
 
 def _as_result(metadata: ImageMetadata) -> MediaProcessingResult:
