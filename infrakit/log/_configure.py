@@ -81,8 +81,8 @@ def configure_logging(
         raise ConfigurationError(f"Unknown log format {format!r}; expected 'pretty' or 'json'")
     if overflow not in ("drop", "block") or queue_size <= 0:
         raise ConfigurationError("overflow must be 'drop' or 'block' and queue_size positive")
-    if not close_timeout >= 0:  # NaN included
-        raise ConfigurationError("close_timeout must be a number of seconds, 0 or more")
+    if not _is_seconds(close_timeout):
+        raise ConfigurationError("close_timeout must be a finite number of seconds, 0 or more")
     threshold = level_number(level)
     thresholds = {name: level_number(value) for name, value in (levels or {}).items()}
     transports = _transports(sinks if sinks is not None else [None], format)
@@ -129,6 +129,13 @@ def shutdown_logging(timeout: float | None = None) -> int:
     if not STATE.wait_retired(deadline):
         report_unwritten(0, ["an earlier configuration's transport"], timeout)
     return previous.close(timeout=max(0.0, deadline - time.monotonic()))
+
+
+def _is_seconds(value: object) -> bool:
+    """A finite, non-negative number that is not a bool (NaN and infinity refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return 0 <= value < float("inf")
 
 
 def _queued(

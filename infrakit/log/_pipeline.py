@@ -89,9 +89,11 @@ class Pipeline:
             for transport in self.transports
             if id(transport) not in kept
         ]
+        for retirement in retirements:
+            retirement.begin()
         deadline = time.monotonic() + timeout
         for retirement in retirements:
-            retirement.join(max(0.0, deadline - time.monotonic()))
+            retirement.wait(max(0.0, deadline - time.monotonic()))
         given_up = [(retirement.transport, retirement.unwritten()) for retirement in retirements]
         stuck = [
             transport
@@ -113,7 +115,20 @@ class _Retirement(threading.Thread):
         self._kept = kept
         self._timeout = timeout
         self._given_up: int | None = None
-        self.start()
+        self._in_thread = False
+
+    def begin(self) -> None:
+        """Start the thread; at interpreter exit (Python 3.12+ starts no thread from an
+        `atexit` handler) do the work here instead: a queue's own wait is still bounded."""
+        try:
+            self.start()
+            self._in_thread = True
+        except RuntimeError:
+            self.run()
+
+    def wait(self, timeout: float) -> None:
+        if self._in_thread:
+            self.join(timeout)
 
     def run(self) -> None:
         retire: Callable[..., int] | None = getattr(self.transport, "_retire", None)
@@ -138,7 +153,7 @@ def report_unwritten(unwritten: int, stuck: Iterable[object], timeout: float) ->
     names = ", ".join(map(_describe, stuck)) or "a transport"
     _say(
         f"infrakit.log: {unwritten} record(s) not written: {names} did not finish "
-        f"within {timeout:g} s of closing\n"
+        f"within {timeout:.3g} s of closing\n"
     )
 
 
@@ -203,10 +218,14 @@ class _State:
         thread = threading.Thread(
             target=pipeline.close, args=(kept,), name="infrakit-log-retire", daemon=True
         )
+        try:
+            thread.start()
+        except RuntimeError:  # interpreter shutdown: no new thread, close it here
+            pipeline.close(kept)
+            return
         with self.lock:
             self.retiring = [old for old in self.retiring if old.is_alive()]
             self.retiring.append(thread)
-        thread.start()
 
     def wait_retired(self, deadline: float) -> bool:
         """Wait (until `deadline`, monotonic) for background closes; False if some remain."""

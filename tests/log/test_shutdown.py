@@ -127,11 +127,12 @@ def test_reconfiguring_a_direct_sink_whose_flush_hangs_does_not_wait(hung: HungS
     assert not hung.release.is_set()
 
 
-def test_a_negative_close_timeout_is_a_configuration_error() -> None:
+@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "5", True, None])
+def test_a_bad_close_timeout_is_a_configuration_error(bad: object) -> None:
     from infrakit.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="close_timeout"):
-        configure_logging("INFO", close_timeout=-1)
+        configure_logging("INFO", close_timeout=bad)  # type: ignore[arg-type]
 
 
 @pytest.mark.slow
