@@ -22,7 +22,7 @@ from infrakit.config._convert import (
     type_name,
 )
 from infrakit.config._protocol import SecretProvider
-from infrakit.config._redact import redact_all, register_loaded, register_model_secrets
+from infrakit.config._redact import redact_all, register_loaded
 from infrakit.config._schema import SchemaInput, validate_config
 from infrakit.config._secrets import DirectorySecretProvider, FileSecretProvider
 from infrakit.errors import AppError, ConfigurationError
@@ -340,11 +340,9 @@ class Config:
             missing_hint=f"looked in {state.looked_in()}",
             secret_hint=state.providers_asked(),
         )
-        loaded = validate_config(
+        return validate_config(
             state.values, model, namespace=view._prefix.rstrip("_") or None, context=context
         )
-        register_model_secrets(loaded)
-        return loaded
 
     def _key(self, key: str) -> str:
         if not key:

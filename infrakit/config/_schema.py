@@ -22,6 +22,7 @@ from pydantic.fields import FieldInfo
 from infrakit._internal.secrets import is_sensitive_key
 from infrakit.config._cascade import ConfigSource
 from infrakit.config._convert import ConversionError, parse_list, type_name
+from infrakit.config._redact import register_model_secrets
 from infrakit.errors import ConfigurationError
 
 __all__ = ["Problem", "SchemaInput", "validate_config"]
@@ -192,7 +193,7 @@ def validate_config(
         context: sources and secrets, supplied by `Config.load`.
 
     Returns:
-        The validated model instance.
+        The validated model instance; its `SecretStr` values are registered as secrets.
 
     Raises:
         ConfigurationError: one line per problem key: missing, invalid or unknown.
@@ -214,6 +215,7 @@ def validate_config(
         collector.translate(error, prefix.rstrip("_"))
     if collector.problems or result is None:
         raise _error(schema, prefix, collector.problems)
+    register_model_secrets(result)  # so the log pipeline masks them by value
     return result
 
 

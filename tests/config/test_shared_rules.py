@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel, SecretStr
 
 from infrakit._internal.secrets import MASK, mask_known_secrets
-from infrakit.config import Config, DirectorySecretProvider, load_config
+from infrakit.config import Config, DirectorySecretProvider, load_config, validate_config
 from tests.config.conftest import WriteFiles
 
 
@@ -99,3 +99,12 @@ def test_secrets_read_through_providers_and_models_are_registered(tmp_path: Path
     config.get_secret("PLAIN")
     for value in (from_provider, from_model, from_getter):
         assert mask_known_secrets(f"[{value}]") == f"[{MASK}]"
+
+
+def test_validate_config_registers_the_secret_fields_it_returns() -> None:
+    class Settings(BaseModel):
+        password: SecretStr
+
+    value = unique("validated")
+    validate_config({"DB_PASSWORD": value}, Settings, namespace="db")
+    assert mask_known_secrets(value) == MASK
