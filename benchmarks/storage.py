@@ -16,7 +16,8 @@ Contenders, each in its fastest honest configuration, labelled:
   durable write, so it is not in this group.
 - local, not durable: infrakit `LocalStorage(durable=False)` (temporary file and
   rename, no fsync) against plain `open().write()` and fsspec's `LocalFileSystem`
-  `pipe_file` (both write in place: not atomic).
+  `pipe_file` (both write in place: not atomic), and a plain temporary file and
+  rename in a thread (the same guarantee, the least it can cost without blocking).
 - get: infrakit `get_file` against plain `open().read()` and fsspec `cat_file`.
 - memory: infrakit `memory://` against fsspec's `MemoryFileSystem` with its own store.
 Plain I/O and fsspec run synchronously on the calling thread (what a script does);
@@ -68,6 +69,13 @@ def plain_durable_write(path: str, data: bytes) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def plain_atomic_write(path: str, data: bytes) -> None:
+    temporary = path + ".tmp"
+    with open(temporary, "wb") as file:
+        file.write(data)
+    os.replace(temporary, path)
 
 
 def plain_write(path: str, data: bytes) -> None:
@@ -175,6 +183,10 @@ async def main(quick: bool) -> None:
                     Contender(
                         "await asyncio.to_thread(plain write)",
                         lambda p=plain, d=data: asyncio.to_thread(plain_write, p, d),
+                    ),
+                    Contender(
+                        "await asyncio.to_thread(plain tmp+write+rename)",
+                        lambda p=plain, d=data: asyncio.to_thread(plain_atomic_write, p, d),
                     ),
                     Contender(
                         "fsspec LocalFileSystem.pipe_file (in place)",

@@ -9,7 +9,6 @@ step at the end, so a failed or cancelled save leaves nothing behind.
 
 from __future__ import annotations
 
-import io
 import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from datetime import UTC, datetime
@@ -42,15 +41,14 @@ class MemoryBackend:
         keep_type: bool,
         overwrite: bool,
     ) -> Written:
-        buffer = io.BytesIO()
-        async for chunk in chunks:
-            buffer.write(chunk)
+        parts = [chunk async for chunk in chunks]
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
         path = _path(key)
         if not overwrite and self.fs.exists(path):
             raise AlreadyStoredError(key)
-        self.fs.pipe_file(path, buffer.getvalue())
+        self.fs.pipe_file(path, data)
         etag = f'"{next(self._versions):x}"'
-        size = buffer.tell()
+        size = len(data)
         modified = datetime.now(UTC)
         self._kept[key] = StoredFile(size, modified, etag, content_type, dict(metadata or {}))
         return Written(size, etag)

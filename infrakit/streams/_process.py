@@ -14,6 +14,7 @@ from infrakit.streams._protocol import (
     Source,
     StreamStats,
     Transform,
+    WriteStream,
 )
 from infrakit.streams._read import create_read_stream
 from infrakit.streams._write import create_write_stream
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from infrakit.storage import StorageProvider
 
 __all__ = ["process_stream"]
+
+_END: Any = object()
 
 
 async def process_stream(
@@ -63,9 +66,7 @@ async def process_stream(
         for stage in stages:
             stack.push_async_callback(_close, stage)
         try:
-            async for chunk in stages[-1]:
-                await writer.write(chunk)
-                counts[1] += len(chunk)
+            await _pump(stages[-1], writer, counts)
         except BaseException:
             await asyncio.shield(writer.abort())
             raise
@@ -73,6 +74,24 @@ async def process_stream(
     duration = time.perf_counter() - started
     throughput = counts[1] / duration if duration > 0 else 0.0
     return StreamStats(counts[0], counts[1], duration, throughput)
+
+
+async def _pump(chunks: AsyncIterator[bytes], writer: WriteStream, counts: list[int]) -> None:
+    """Write each chunk while the next one is being read: reads and writes overlap.
+
+    At most two chunks are in the pipeline's hands at once (the one being written and
+    the one being read), so memory stays bounded; a slow writer still stops reading.
+    """
+    pending = asyncio.ensure_future(anext(chunks, _END))
+    try:
+        while (chunk := await pending) is not _END:
+            pending = asyncio.ensure_future(anext(chunks, _END))
+            await writer.write(chunk)
+            counts[1] += len(chunk)
+    finally:
+        if not pending.done():
+            pending.cancel()
+            await asyncio.gather(pending, return_exceptions=True)
 
 
 async def _counted(chunks: AsyncIterator[bytes], counts: list[int]) -> AsyncIterator[bytes]:
