@@ -128,12 +128,15 @@ class ImageProcessor:
         return self._stats.snapshot(self._executor.queue_depth)
 
     async def health(self) -> bool:
-        """True while the workers answer; one log line each time that changes."""
+        """True while open with its decoders importable; one log line each time that changes.
+
+        A busy pool is healthy: the ping never queues behind media work (the import
+        check runs once, on a thread of its own, then is cached).
+        """
         healthy = False
         if not self._executor.closed:
             try:
-                await self._executor.run(_HEALTH_TIMEOUT, _available)
-                healthy = True
+                healthy = await asyncio.wait_for(asyncio.to_thread(_available), _HEALTH_TIMEOUT)
             except Exception:
                 healthy = False
         if healthy != self._healthy:
@@ -216,7 +219,7 @@ def _content_type(result: object, key: str) -> str | None:
 
 
 def _available() -> bool:
-    """A worker's answer to the health ping: the decoders import."""
+    """The health check: Pillow and PyAV import (a cached lookup after the first time)."""
     from infrakit.media._guard import load_av, load_pillow
 
     load_pillow()

@@ -188,3 +188,13 @@ async def test_many_callers_on_a_small_pool_all_finish() -> None:
     assert all(output.getvalue().startswith(b"\xff\xd8") for output in outputs)
     stats = processor.get_stats()
     assert (stats.operations["thumbnail"], stats.rejected, stats.queue_depth) == (6, 0, 0)
+
+
+async def test_a_busy_pool_is_still_healthy() -> None:
+    processor = MediaProcessor(max_workers=1, max_queue=0, queue_timeout=0.01)
+    release = threading.Event()
+    holder = asyncio.create_task(processor._executor.run(30.0, release.wait, 30.0))
+    await wait_until(lambda: processor._executor._running == 1)
+    assert await processor.health()
+    release.set()
+    await holder
