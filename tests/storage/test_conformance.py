@@ -279,18 +279,19 @@ async def test_failing_upload_keeps_old_content(storage: FsspecStorage) -> None:
 
 async def test_cancelled_upload_leaves_nothing(storage: FsspecStorage) -> None:
     await storage.save_file("cancel.bin", b"old content")
-    sent = asyncio.Event()
+    several_sent = asyncio.Event()
 
     async def endless() -> AsyncIterator[bytes]:
+        sent = 0
         while True:
             yield b"c" * 3_000_000
-            sent.set()
-            await asyncio.sleep(0.001)
+            sent += 1
+            if sent >= 4:  # more than a part on S3, several writes locally
+                several_sent.set()
+            await asyncio.sleep(0)
 
     task = asyncio.create_task(storage.save_file("cancel.bin", endless()))
-    await asyncio.wait_for(sent.wait(), 30)
-    for _ in range(5):  # let several chunks reach the backend
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(several_sent.wait(), 30)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

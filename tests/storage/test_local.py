@@ -27,17 +27,19 @@ async def test_bare_paths_and_file_urls_are_local(tmp_path: Path) -> None:
 
 async def test_a_cancelled_stream_leaves_no_temporary(tmp_path: Path) -> None:
     storage = LocalStorage(tmp_path)
-    started = asyncio.Event()
+    writing = asyncio.Event()
 
     async def slow() -> AsyncIterator[bytes]:
+        sent = 0
         while True:
             yield b"x" * 100_000
-            started.set()
-            await asyncio.sleep(0.001)
+            sent += 1
+            if sent >= 3:  # asked for a fourth: the first three are in the temporary
+                writing.set()
+            await asyncio.sleep(0)
 
     task = asyncio.create_task(storage.save_file("dir/file.bin", slow()))
-    await asyncio.wait_for(started.wait(), 10)
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(writing.wait(), 10)
     assert leftovers(tmp_path), "the upload should be writing a temporary file"
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -139,12 +139,15 @@ async def test_a_failure_leaves_no_storage_key() -> None:
 async def test_cancellation_closes_every_transform_and_aborts(tmp_path: Path) -> None:
     closed: list[str] = []
     flowing = asyncio.Event()
+    passed = [0]
 
     def tracked(name: str):  # type: ignore[no-untyped-def]
         async def stage(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
             try:
                 async for chunk in chunks:
-                    flowing.set()
+                    passed[0] += 1
+                    if passed[0] >= 6:  # a few chunks reached the destination
+                        flowing.set()
                     yield chunk
             finally:
                 closed.append(name)
@@ -165,13 +168,13 @@ async def test_cancellation_closes_every_transform_and_aborts(tmp_path: Path) ->
         (tmp_path / "keep.bin").write_bytes(b"old")
         closed.clear()
         flowing.clear()
+        passed[0] = 0
         task = asyncio.create_task(
             process_stream(
                 endless(), destination, [tracked("first"), tracked("second")], storage=owner
             )
         )
         await asyncio.wait_for(flowing.wait(), 10)
-        await asyncio.sleep(0.05)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
