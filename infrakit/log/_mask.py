@@ -26,12 +26,11 @@ _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
 _FEW = 64
 
 
-class _Known:
-    """The registered secrets as this module uses them, refreshed when the registry changes."""
-
-    version = -1
-    few: tuple[str, ...] | None = ()
-    pattern: re.Pattern[str] | None = None
+# The registry as this module uses it, refreshed when its version changes (module
+# globals: the cheapest reads on a path every record takes).
+_version = -1
+_few: tuple[str, ...] | None = ()  # None: too many for `in`, the pattern decides
+_pattern: re.Pattern[str] | None = None
 
 
 def mask_line(line: str) -> str:
@@ -44,25 +43,26 @@ def mask_line(line: str) -> str:
     """
     if "://" in line:
         line = _URL.sub(_mask_url, line)
-    if _Known.version != registry_version():
+    if _version != registry_version():
         _refresh()
-    few = _Known.few
-    if few is not None:
-        for secret in few:
+    if _few:
+        for secret in _few:
             if secret in line:
                 break
         else:
             return line
-    pattern = _Known.pattern
-    return line if pattern is None else pattern.sub(MASK, line)
+    elif _few is not None:  # nothing registered
+        return line
+    return line if _pattern is None else _pattern.sub(MASK, line)
 
 
 def _refresh() -> None:
+    global _version, _few, _pattern
     version = registry_version()
     values = known_secrets()
-    _Known.pattern = secret_pattern()
-    _Known.few = values if len(values) <= _FEW else None
-    _Known.version = version
+    _pattern = secret_pattern()
+    _few = values if len(values) <= _FEW else None
+    _version = version
 
 
 def _mask_url(match: re.Match[str]) -> str:
