@@ -333,3 +333,14 @@ async def test_stats_count_own_operations(storage: FsspecStorage) -> None:
 
 async def test_health(storage: FsspecStorage) -> None:
     assert await storage.health() is True
+
+
+async def test_overwrite_false_refuses_a_large_upload_too(storage: FsspecStorage) -> None:
+    """Above one S3 part the save is a multipart upload; it must refuse all the same."""
+    await storage.save_file("taken.bin", b"first")
+    big = bytes(9 * 1024 * 1024)
+    with pytest.raises(StorageFileExistsError):
+        await storage.save_file("taken.bin", chunks_of(big, 1024 * 1024), overwrite=False)
+    assert await storage.get_file("taken.bin") == b"first"
+    await storage.save_file("free.bin", chunks_of(big, 1024 * 1024), overwrite=False)
+    assert (await storage.get_file_metadata("free.bin")).size == len(big)
