@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from time import time as _now
 from typing import Any
 
-from infrakit.log._entry import EMPTY, LogEntry, level_name, level_number, safe_str
+from infrakit.log._entry import EMPTY, level_name, level_number, new_entry, safe_str
 from infrakit.log._pipeline import STATE, Pipeline
 
 RESERVED_KEYS = frozenset({"time", "level", "logger", "message", "exception"})
@@ -126,7 +126,7 @@ class StructuredLogger:
         if ambient:
             context = {**ambient, **context} if context else ambient
         pipeline.dispatch(
-            LogEntry(
+            new_entry(
                 _now() if created is None else created,
                 level,
                 number,

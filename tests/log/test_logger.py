@@ -6,7 +6,7 @@ import pydantic
 import pytest
 
 from infrakit.errors import ConfigurationError
-from infrakit.log import Logger, configure_logging, get_logger
+from infrakit.log import LogEntry, Logger, configure_logging, get_logger
 from tests.log.conftest import MemoryTransport
 
 
@@ -145,3 +145,14 @@ def test_a_failing_transport_is_reported_and_the_others_still_write(
     get_logger("robust").info("still delivered")
     assert transport.messages == ["still delivered"]
     assert "transport Broken failed: OSError: disk full" in capsys.readouterr().err
+
+
+def test_the_hot_path_builds_the_same_record_as_the_dataclass() -> None:
+    from infrakit.log._entry import new_entry
+
+    fields = (1.5, "INFO", 20, "app", "message", {"c": 1}, {"m": 2}, ValueError("x"))
+    fast, regular = new_entry(*fields), LogEntry(*fields)
+    assert fast == regular
+    assert type(fast) is LogEntry
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.level = "ERROR"  # type: ignore[misc]
