@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import time
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -124,7 +124,7 @@ def build_jobs(
     checked = options.checked()
     jobs = []
     for data, job_id in items:
-        chosen = check_job_id(job_id) if job_id is not None else uuid.uuid4().hex
+        chosen = check_job_id(job_id) if job_id is not None else new_job_id()
         jobs.append(
             NewJob(
                 id=chosen,
@@ -141,6 +141,15 @@ def build_jobs(
             )
         )
     return jobs
+
+
+def new_job_id() -> str:
+    """32 hex digits: milliseconds first, then 80 random bits.
+
+    Time-ordered ids land next to each other in the primary-key index (cheaper
+    inserts than random UUIDs) and still never collide between processes.
+    """
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
 
 
 def _priority(priority: object) -> int:
@@ -179,7 +188,7 @@ def _attempts(attempts: object) -> int:
 
 def _backoff(backoff: object) -> dict[str, Any]:
     if backoff is None:
-        return DEFAULT_BACKOFF.to_dict()
+        return {}  # the default policy, DEFAULT_BACKOFF, without storing it on every row
     if isinstance(backoff, Backoff):
         policy = backoff
     elif isinstance(backoff, int | float) and not isinstance(backoff, bool):

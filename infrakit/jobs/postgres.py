@@ -620,13 +620,25 @@ def _insert_params(
         "data": [job.data_json for job in jobs],
         "reasons": [state[2] for state in chosen],
         "attempts": [job.max_attempts for job in jobs],
-        "backoffs": [json.dumps(job.backoff) for job in jobs],
+        "backoffs": _backoff_texts(jobs),
         "timeouts": [job.timeout for job in jobs],
         "parents": [json.dumps(list(job.depends_on)) if job.depends_on else None for job in jobs],
         "policies": [job.on_parent_failure for job in jobs],
         "pending": [len(state[1]) for state in chosen],
         "channel": channel,
     }
+
+
+def _backoff_texts(jobs: Sequence[NewJob]) -> list[str]:
+    """One JSON text per job; a bulk add shares one policy, so it is encoded once."""
+    texts: list[str] = []
+    last: dict[str, Any] | None = None
+    text = "{}"
+    for job in jobs:
+        if job.backoff is not last:
+            last, text = job.backoff, json.dumps(job.backoff)
+        texts.append(text)
+    return texts
 
 
 def _job_values(job: Job[Any]) -> tuple[Any, ...]:
