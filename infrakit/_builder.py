@@ -23,6 +23,7 @@ from infrakit.log import Logger, configure_logging, get_logger
 if TYPE_CHECKING:
     from infrakit.cache import Cache
     from infrakit.db import Database, DatabaseSettings
+    from infrakit.jobs import JobQueue
     from infrakit.media import MediaProcessor
     from infrakit.storage import StorageProvider
 
@@ -261,6 +262,50 @@ class InfraBuilder:
             )
         )
 
+    def with_jobs(
+        self,
+        queue: JobQueue | None = None,
+        *,
+        backend: Literal["memory", "sqlite", "postgres"] | None = None,
+        database: Database | None = None,
+        worker: bool | None = None,
+    ) -> Self:
+        """Add a `JobQueue`: `JOBS_BACKEND` (or `backend`) picks its store.
+
+        `sqlite` (the default) keeps jobs at `JOBS_SQLITE_PATH` (`data/jobs.sqlite3`);
+        `postgres` puts them in schema `JOBS_SCHEMA` (`infrakit`) through `database`,
+        else a pool of its own from the `DATABASE_*` settings; `memory` is for tests.
+        With `worker=True` (or `JOBS_WORKER=true`) Infra also runs a worker for the
+        processors registered before it starts, and stops it (bounded) on close.
+        """
+        from infrakit.jobs import JobQueue
+
+        owned: dict[str, Any] = {}
+
+        def create(config: ConfigReader, logger: Logger) -> JobQueue:
+            owned["worker"] = (
+                worker if worker is not None else config.get_bool("JOBS_WORKER", False)
+            )
+            if queue is not None:
+                return queue
+            chosen = backend or config.get_str("JOBS_BACKEND", "sqlite")
+            storage = _job_storage(chosen, config, logger, database, owned)
+            return JobQueue(storage, logger=logger.child("jobs"))
+
+        async def start(jobs: JobQueue) -> None:
+            if "database" in owned:
+                await owned["database"].open()
+            await jobs.setup()
+            if owned["worker"]:
+                jobs.start_worker()
+
+        async def stop(jobs: JobQueue) -> None:
+            await jobs.close()
+            if "database" in owned:
+                await owned["database"].close()
+
+        return self._add(Component("jobs", JobQueue, create, start=start, stop=stop))
+
     def with_component(
         self,
         name: str,
@@ -365,6 +410,11 @@ class Infra:
     def storage(self) -> StorageProvider:
         """The `StorageProvider` added with `with_storage()`."""
         return self.component("storage")  # type: ignore[no-any-return]
+
+    @property
+    def jobs(self) -> JobQueue:
+        """The `JobQueue` added with `with_jobs()`."""
+        return self.component("jobs")  # type: ignore[no-any-return]
 
     @property
     def media(self) -> MediaProcessor:
@@ -493,3 +543,30 @@ def _log_format(config: ConfigReader) -> Literal["pretty", "json"]:
     if chosen == "pretty":
         return "pretty"
     raise ConfigurationError("LOG_FORMAT must be 'pretty' or 'json'", details={"key": "LOG_FORMAT"})
+
+
+def _job_storage(
+    backend: str,
+    config: ConfigReader,
+    logger: Logger,
+    database: Database | None,
+    owned: dict[str, Any],
+) -> Any:
+    """The store `JOBS_BACKEND` names; a PostgreSQL pool it opens itself goes in `owned`."""
+    from infrakit.jobs import MemoryJobStorage, PostgresJobStorage, SqliteJobStorage
+
+    if backend == "memory":
+        return MemoryJobStorage()
+    if backend == "sqlite":
+        return SqliteJobStorage(config.get_str("JOBS_SQLITE_PATH", "data/jobs.sqlite3"))
+    if backend == "postgres":
+        if database is None:
+            from infrakit.db import Database, DatabaseSettings
+
+            database = Database(DatabaseSettings.from_config(config), logger=logger.child("db"))
+            owned["database"] = database
+        schema = config.get_str("JOBS_SCHEMA", "infrakit")
+        return PostgresJobStorage(database, schema=schema, logger=logger.child("jobs"))
+    raise ConfigurationError(
+        "JOBS_BACKEND must be 'memory', 'sqlite' or 'postgres'", details={"key": "JOBS_BACKEND"}
+    )

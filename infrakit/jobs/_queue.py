@@ -52,6 +52,8 @@ class JobQueue:
         self.poll_interval = poll_interval
         self.processors: dict[str, Processor] = {}
         self._worker: Any = None
+        self._worker_task: asyncio.Task[None] | None = None
+        self._stop_requested = False
 
     def __repr__(self) -> str:
         return f"JobQueue({self.storage!r})"
@@ -62,9 +64,35 @@ class JobQueue:
 
     async def close(self) -> None:
         """Stop a running worker (bounded by its shutdown timeout) and close the store."""
-        if self._worker is not None:
-            self._worker.stop()
+        self.stop_worker()
+        task, self._worker_task = self._worker_task, None
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
         await self.storage.close()
+
+    def start_worker(
+        self,
+        job_types: Sequence[str] | None = None,
+        *,
+        concurrency: int | None = None,
+        shutdown_timeout: float = 30.0,
+    ) -> asyncio.Task[None]:
+        """Run a worker in a background task (no signal handlers); `close()` stops it.
+
+        Returns:
+            The task, for callers that want to await it.
+        """
+        task = asyncio.create_task(
+            self.run_worker(
+                job_types,
+                concurrency=concurrency,
+                shutdown_timeout=shutdown_timeout,
+                handle_signals=False,
+            ),
+            name="infrakit-jobs-worker",
+        )
+        self._worker_task = task
+        return task
 
     # -- adding ----------------------------------------------------------------------
 
@@ -206,15 +234,20 @@ class JobQueue:
 
         worker = Worker(self, job_types, concurrency, shutdown_timeout)
         self._worker = worker
+        if self._stop_requested:
+            worker.stop()
         try:
             await worker.run(handle_signals=handle_signals)
         finally:
             self._worker = None
+            self._stop_requested = False
 
     def stop_worker(self) -> None:
-        """Ask a running worker to stop (as SIGTERM does)."""
+        """Ask the running (or starting) worker to stop, as SIGTERM does."""
         if self._worker is not None:
             self._worker.stop()
+        elif self._worker_task is not None:
+            self._stop_requested = True
 
     # -- inspecting and steering -----------------------------------------------------
 
