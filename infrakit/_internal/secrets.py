@@ -256,7 +256,14 @@ _known: tuple[int, tuple[str, ...]] = (0, ())
 
 
 def register_secret(value: str) -> None:
-    """Mask `value` wherever it appears in a log line from now on (also JSON-escaped)."""
+    """Mask `value` wherever it appears in a log line from now on (also JSON-escaped).
+
+    For the life of the process; idempotent. Values shorter than `MIN_REGISTERED_LENGTH`
+    (4) are ignored, since they would mask ordinary words, and so are non-strings.
+
+    Args:
+        value: the secret text (a password, a token, an API key).
+    """
     global _version
     if not isinstance(value, str) or len(value) < MIN_REGISTERED_LENGTH:
         return

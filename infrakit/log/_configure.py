@@ -116,6 +116,10 @@ def shutdown_logging(timeout: float | None = None) -> int:
     `configure_logging`; call it yourself at the end of a worker or a test. Logging after
     it still works, through the default pipeline.
 
+    Args:
+        timeout: seconds to wait for the sinks; `None` uses the configured
+            `close_timeout`.
+
     Returns:
         How many queued records could not be written.
     """

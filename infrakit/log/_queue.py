@@ -99,8 +99,14 @@ class QueuedTransport:
             self._write_leftovers()
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every record queued so far is written (at most `timeout` seconds),
-        then flush the sink; False when the wait ran out (or a close gave up on the sink)."""
+        """Wait until every record queued so far is written, then flush the sink.
+
+        Args:
+            timeout: the longest wait in seconds; `None` waits as long as it takes.
+
+        Returns:
+            False when the wait ran out (or a close gave up on the sink), else True.
+        """
         if self._abandoned:
             return False
         if not self._closed.is_set() and not self._wait_empty(timeout):
@@ -111,8 +117,11 @@ class QueuedTransport:
     def close(self, timeout: float = DEFAULT_CLOSE_TIMEOUT) -> int:
         """Write everything still queued, stop the thread, close the wrapped transport.
 
-        Waits at most `timeout` seconds. When the sink has not finished by then, the
-        records still queued are given up, said on stderr, and counted in the result.
+        When the sink has not finished by then, the records still queued are given up,
+        said on stderr, and counted in the result.
+
+        Args:
+            timeout: the longest wait in seconds.
 
         Returns:
             How many records could not be written (0 when everything was).
