@@ -97,7 +97,9 @@ class Redactor:
             path = (*path, id(value))
             if isinstance(value, Mapping):
                 return self._mapping(value, depth, path)
-            return [self._item(item, depth, path) for item in value]
+            if len(value) == 2 and self._sensitive_name(value[0]):
+                return [value[0], REDACTED]  # a (name, value) pair: a header, a parameter
+            return [self._guarded(item, depth + 1, path) for item in value]
         return value
 
     def _mapping(self, value: Mapping[Any, Any], depth: int, path: tuple[int, ...]) -> Any:
@@ -108,14 +110,9 @@ class Redactor:
             for key, item in value.items()
         }
 
-    def _item(self, item: Any, depth: int, path: tuple[int, ...]) -> Any:
-        """An item of a list; a `(name, value)` pair with a sensitive name (an ASGI header
-        list, query parameters) keeps its name and loses its value."""
-        if isinstance(item, tuple | list) and len(item) == 2 and self._sensitive_name(item[0]):
-            return [item[0], REDACTED]
-        return self._guarded(item, depth + 1, path)
-
     def _sensitive_name(self, name: Any) -> bool:
+        """Whether the first item of a pair names a secret: a `(name, value)` pair (an ASGI
+        header, a query parameter) with a sensitive name keeps its name, loses its value."""
         if isinstance(name, bytes):
             name = name.decode("latin-1")
         return isinstance(name, str) and self.is_sensitive(name)

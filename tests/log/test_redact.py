@@ -180,9 +180,10 @@ def test_asgi_header_lists_are_masked_by_header_name(captured: JsonCapture) -> N
         scope=scope,
         headers=[("X-Api-Key", "k-123"), ("Host", "example.org")],
         params=[["token", "t-1"], ["page", "2"]],
+        one=(b"Authorization", b"Basic dXNlcjpwdw=="),
     )
     text = captured.stream.getvalue()
-    for secret in ("abc.def", "xyz", "k-123", "t-1"):
+    for secret in ("abc.def", "xyz", "k-123", "t-1", "dXNlcjpwdw"):
         assert secret not in text
     record = captured.records[0]
     assert record["scope"]["headers"] == [
@@ -192,6 +193,7 @@ def test_asgi_header_lists_are_masked_by_header_name(captured: JsonCapture) -> N
     ]
     assert record["headers"] == [["X-Api-Key", REDACTED], ["Host", "example.org"]]
     assert record["params"] == [["token", REDACTED], ["page", "2"]]
+    assert record["one"] == ["Authorization", REDACTED]
 
 
 class Credentials(NamedTuple):
