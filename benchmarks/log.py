@@ -12,10 +12,10 @@ flushes it, as each one's stream handler does; the one exception is loguru's own
 `serialize=True`, whose line carries loguru's whole record. A first table prints the bytes
 per line and the fields of each contestant, from a line each one really wrote.
 
-The value-masking rows run infrakit with secrets registered (3; 50, still decided by one
-substring search each; 200, past that, decided by the prefix-tree regular expression) on
-the same record (no secret in it), and on records that do hold a secret or a URL with a
-password, which are masked.
+The value-masking rows run infrakit with secrets registered (3, decided by one substring
+search each; 50 and 200, past 32, decided by the chunk filter) on the same record (no
+secret in it), and on records that do hold a secret or a URL with a password, which are
+masked.
 Figures are the best of several repeats (best of ROUNDS interleaved rounds of REPEATS
 repeats: the machine is shared, so the minimum is the least noisy estimate), with the
 spread (slowest round's best over the fastest's); the ratio column divides by stdlib

@@ -9,11 +9,14 @@ import time
 import uuid
 
 import psycopg_pool
+from hypothesis import given
+from hypothesis import strategies as st
 
 import infrakit.log
 from infrakit._internal import secrets
 from infrakit._internal.secrets import register_dsn
 from infrakit.log import ConsoleTransport, configure_logging, get_logger, register_secret
+from infrakit.log._mask import SecretFilter
 from tests.log.conftest import JsonCapture
 
 
@@ -156,3 +159,26 @@ def test_overlapping_secrets_mask_the_longest(captured: JsonCapture) -> None:
     register_secret(short + "-longer-tail")
     get_logger("app").info(f"a {short}-longer-tail and {short} b")
     assert captured.records[0]["message"] == "a *** and *** b"
+
+
+@given(
+    secrets_to_find=st.lists(
+        st.text(alphabet=st.characters(codec="utf-8"), min_size=4, max_size=40),
+        min_size=1,
+        max_size=60,
+    ),
+    chosen=st.integers(min_value=0),
+    before=st.text(max_size=60),
+    after=st.text(max_size=60),
+)
+def test_the_many_secrets_filter_never_misses_one(
+    secrets_to_find: list[str], chosen: int, before: str, after: str
+) -> None:
+    secret = secrets_to_find[chosen % len(secrets_to_find)]
+    assert SecretFilter(secrets_to_find).may_contain(before + secret + after)
+
+
+def test_the_many_secrets_filter_passes_ordinary_lines() -> None:
+    many = [unique_secret(f"filter{number}") for number in range(100)]
+    line = '{"time":"2026-12-01T23:32:31.123456Z","level":"INFO","message":"order placed"}'
+    assert not SecretFilter(many).may_contain(line)
