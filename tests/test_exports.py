@@ -27,6 +27,8 @@ MODULES = {
     "infrakit.storage": "storage.md",
     "infrakit.streams": "streams.md",
     "infrakit.media": "media.md",
+    "infrakit.jobs": "jobs.md",
+    "infrakit.jobs.sync": "jobs.md",
 }
 
 

@@ -6,8 +6,6 @@ Importing this package needs nothing beyond the core; `PostgresJobStorage` needs
 Only the names in `__all__` are public; see `docs/jobs.md`.
 """
 
-from typing import TYPE_CHECKING, Any
-
 from infrakit.jobs._backoff import Backoff, BackoffFunction
 from infrakit.jobs._errors import (
     JobCancelledError,
@@ -19,10 +17,8 @@ from infrakit.jobs._models import Job, JobPriority, JobStats, JobStatus, ParentF
 from infrakit.jobs._protocol import JobStorage, Lease, NewJob, Outcome, Schedule
 from infrakit.jobs._queue import JobQueue
 from infrakit.jobs.memory import MemoryJobStorage
+from infrakit.jobs.postgres import PostgresJobStorage
 from infrakit.jobs.sqlite import SqliteJobStorage
-
-if TYPE_CHECKING:
-    from infrakit.jobs.postgres import PostgresJobStorage
 
 __all__ = [
     "Backoff",
@@ -46,11 +42,3 @@ __all__ = [
     "Schedule",
     "SqliteJobStorage",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "PostgresJobStorage":
-        from infrakit.jobs.postgres import PostgresJobStorage
-
-        return PostgresJobStorage
-    raise AttributeError(f"module 'infrakit.jobs' has no attribute {name!r}")
