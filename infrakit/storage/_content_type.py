@@ -15,8 +15,6 @@ import mimetypes
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import puremagic
-
 __all__ = ["SNIFF_BYTES", "ContentType", "detect_content_type", "is_active_content"]
 
 SNIFF_BYTES = 2048
@@ -180,6 +178,8 @@ def _rank(signature: bytes) -> float:
 
 
 def _public_sniff(head: bytes) -> list[str]:
+    import puremagic
+
     try:
         matches = puremagic.magic_string(head)
     except (puremagic.PureError, ValueError):

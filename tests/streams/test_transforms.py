@@ -48,7 +48,7 @@ async def timed(stream: AsyncIterator[bytes]) -> tuple[float, list[tuple[float, 
 
 @pytest.mark.slow
 async def test_throttle_holds_one_mib_per_second_over_three_seconds() -> None:
-    rate, burst = MIB, 64 * 1024
+    rate, burst = MIB, 96 * 1024  # at most 3.2% over; absorbs stalls up to 94 ms
     started, marks = await timed(throttle(rate, burst=burst)(chunks(3 * MIB, 256 * 1024)))
     for moment, total in marks:  # never ahead of the bucket, whatever the machine's load
         assert total <= burst + rate * (moment - started) + 1
