@@ -100,6 +100,7 @@ def _refresh() -> None:
 
 def _mask_url(match: re.Match[str]) -> str:
     url = match.group(0)
-    if "@" not in url and "?" not in url:  # no user part, no query: no password to mask
-        return url
+    ats = url.count("@")
+    if "?" not in url and (ats == 0 or (ats == 1 and f":{MASK}@" in url)):
+        return url  # no query, and no user part or one already masked (by the redactor)
     return mask_dsn(url)

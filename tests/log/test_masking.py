@@ -182,3 +182,8 @@ def test_the_many_secrets_filter_passes_ordinary_lines() -> None:
     many = [unique_secret(f"filter{number}") for number in range(100)]
     line = '{"time":"2026-12-01T23:32:31.123456Z","level":"INFO","message":"order placed"}'
     assert not SecretFilter(many).may_contain(line)
+
+
+def test_a_url_that_only_looks_masked_is_masked_again(captured: JsonCapture) -> None:
+    get_logger("app").info("see https://u:***@x:real-pw-here@host/db")
+    assert "real-pw-here" not in captured.stream.getvalue()
