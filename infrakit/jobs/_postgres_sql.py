@@ -110,6 +110,24 @@ INSERT = (
     " WHERE status = 'waiting' LIMIT 1) AS n) AS notified FROM inserted"
 )
 
+BULK_INSERT = (
+    "WITH input AS ("
+    " SELECT i.id, d.data FROM unnest(%(ids)s::text[]) WITH ORDINALITY AS i(id, n)"
+    " JOIN jsonb_array_elements(%(data)s::jsonb) WITH ORDINALITY AS d(data, n) USING (n)"
+    "), inserted AS ("
+    " INSERT INTO {s}.jobs (id, job_type, status, priority, run_at, data, max_attempts, backoff,"
+    " timeout, on_parent_failure)"
+    " SELECT id, %(type)s, %(status)s, %(priority)s, to_timestamp(%(run_at)s), data,"
+    " %(attempts)s, %(backoff)s::jsonb, %(timeout)s, %(policy)s FROM input"
+    " RETURNING 1"
+    "), counted AS ("
+    " INSERT INTO {s}.job_counts (job_type, status, delta)"
+    " SELECT %(type)s, %(status)s, count(*) FROM inserted"
+    ")"
+    " SELECT count(*) AS added, (SELECT count(*) FROM (SELECT pg_notify(%(channel)s, '')"
+    " WHERE %(status)s = 'waiting') AS n) AS notified FROM inserted"
+)
+
 CLAIM = (
     "WITH picked AS ("
     " SELECT id FROM {s}.jobs"

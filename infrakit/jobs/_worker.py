@@ -67,7 +67,7 @@ class Worker:
         self.slot_free = asyncio.Event()
         self.results: list[Outcome] = []
         self.results_ready = asyncio.Event()
-        self.flushed = asyncio.Event()
+        self.closing = False
         self.next_maintenance = 0.0
         self.next_purge = 0.0
 
@@ -77,19 +77,16 @@ class Worker:
 
     async def run(self, *, handle_signals: bool) -> None:
         removers = self._install_signals() if handle_signals else []
-        helpers = [
-            asyncio.create_task(self._heartbeat(), name="jobs-heartbeat"),
-            asyncio.create_task(self._flusher(), name="jobs-flusher"),
-        ]
+        heartbeat = asyncio.create_task(self._heartbeat(), name="jobs-heartbeat")
+        flusher = asyncio.create_task(self._flusher(), name="jobs-flusher")
         self.logger.info("job worker started", worker=self.worker_id, job_types=self.job_types)
         try:
             await self._claim_loop()
             await self._drain()
         finally:
-            for helper in helpers:
-                helper.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
-            await self._flush_remaining()
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            await self._finish_flushing(flusher)
             for remove in removers:
                 remove()
             self.logger.info("job worker stopped", worker=self.worker_id)
@@ -225,7 +222,7 @@ class Worker:
     # -- completing ------------------------------------------------------------------
 
     async def _flusher(self) -> None:
-        while True:
+        while not (self.closing and not self.results):
             await self.results_ready.wait()
             self.results_ready.clear()
             await self._flush()
@@ -248,9 +245,14 @@ class Worker:
         if refused:
             self.logger.warning("job completion refused: lease lost", job_ids=refused[:20])
 
-    async def _flush_remaining(self) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._flush(), timeout=max(self.shutdown_timeout, 5.0))
+    async def _finish_flushing(self, flusher: asyncio.Task[None]) -> None:
+        """Let the flusher write what is buffered (a write in flight is never cut off)."""
+        self.closing = True
+        self.results_ready.set()
+        try:
+            await asyncio.wait_for(flusher, timeout=max(self.shutdown_timeout, 5.0))
+        except Exception as error:
+            self.logger.error("job completions not written", error=_describe(error))
 
     # -- leases ----------------------------------------------------------------------
 

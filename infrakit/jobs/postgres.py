@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import re
+import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
@@ -181,6 +182,9 @@ class PostgresJobStorage:
     async def add_jobs(self, jobs: Sequence[NewJob]) -> list[str]:
         if any(job.depends_on for job in jobs):
             return await self._add_with_parents(jobs)
+        if _uniform(jobs):
+            await self._fetch("BULK_INSERT", _bulk_params(jobs, self.channel))
+            return [job.id for job in jobs]
         rows = await self._fetch("INSERT", _insert_params(jobs, None, self.channel))
         inserted = {row["id"] for row in rows}
         leftover = [job for job in jobs if job.id not in inserted]
@@ -625,6 +629,40 @@ def _insert_params(
         "parents": [json.dumps(list(job.depends_on)) if job.depends_on else None for job in jobs],
         "policies": [job.on_parent_failure for job in jobs],
         "pending": [len(state[1]) for state in chosen],
+        "channel": channel,
+    }
+
+
+def _uniform(jobs: Sequence[NewJob]) -> bool:
+    """Generated ids (no conflict possible) and one set of options: the bulk statement."""
+    first = jobs[0]
+    return not any(
+        job.idempotent
+        or job.job_type != first.job_type
+        or job.priority != first.priority
+        or job.run_at != first.run_at
+        or job.max_attempts != first.max_attempts
+        or job.backoff != first.backoff
+        or job.timeout != first.timeout
+        or job.on_parent_failure != first.on_parent_failure
+        for job in jobs
+    )
+
+
+def _bulk_params(jobs: Sequence[NewJob], channel: str) -> dict[str, Any]:
+    """Ids as one array and payloads as one JSON array: two parameters for any count."""
+    first = jobs[0]
+    return {
+        "ids": [job.id for job in jobs],
+        "data": "[" + ",".join(job.data_json for job in jobs) + "]",
+        "type": first.job_type,
+        "status": "delayed" if first.run_at > time.time() else "waiting",
+        "priority": first.priority,
+        "run_at": first.run_at,
+        "attempts": first.max_attempts,
+        "backoff": json.dumps(first.backoff),
+        "timeout": first.timeout,
+        "policy": first.on_parent_failure,
         "channel": channel,
     }
 
