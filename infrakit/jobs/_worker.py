@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import threading
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from infrakit._internal.secrets import mask_dsn, mask_known_secrets
 from infrakit.errors import AppError
 from infrakit.jobs._models import Job
 from infrakit.jobs._processor import PayloadError, Processor
@@ -199,6 +201,7 @@ class Worker:
         self, job: Job[Any], lease: Lease, error: str, *, retry: bool, processor: Processor
     ) -> None:
         retry_in = processor.retry_in(job) if retry else None
+        error = _masked(error)  # stored and shown to anyone who reads the job
         try:
             accepted = await self.storage.fail_job(lease, error[:_MAX_ERROR_LENGTH], retry_in)
         except Exception as failure:
@@ -313,6 +316,14 @@ class Worker:
                 continue
             removers.append(lambda number=number: loop.remove_signal_handler(number))
         return removers
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://\S+")
+
+
+def _masked(text: str) -> str:
+    """Registered secrets and URL passwords masked, wherever they sit in the text."""
+    return _URL.sub(lambda match: mask_dsn(match.group()), mask_known_secrets(text))
 
 
 def _describe(error: BaseException) -> str:

@@ -212,6 +212,27 @@ async def test_job_fails_for_good_after_its_attempts(queue: JobQueue) -> None:
     assert (stats.failed, stats.waiting, stats.delayed, stats.active) == (1, 0, 0, 0)
 
 
+async def test_stored_errors_never_hold_a_secret(queue: JobQueue) -> None:
+    from infrakit._internal.secrets import register_secret
+
+    register_secret("hunter2-job-secret")
+
+    async def leaky(job: Job[Any]) -> None:
+        raise RuntimeError(
+            "login failed for postgresql://app:s3cr3t-pw@db/x with hunter2-job-secret"
+        )
+
+    queue.register_processor("leaky", leaky)
+    job_id = await queue.add_job("leaky", attempts=1)
+    async with running_worker(queue):
+        with pytest.raises(JobFailedError):
+            await queue.wait_for(job_id, timeout=10)
+    stored = (await queue.get_job(job_id)).last_error or ""
+    assert "login failed" in stored
+    assert "s3cr3t-pw" not in stored
+    assert "hunter2-job-secret" not in stored
+
+
 async def test_retry_waits_for_its_backoff(queue: JobQueue) -> None:
     async def broken(job: Job[Any]) -> None:
         raise RuntimeError("down")
