@@ -15,6 +15,7 @@ fencing and synchronous commits on.
 
     .venv/bin/python benchmarks/jobs.py            # 5 rounds
     .venv/bin/python benchmarks/jobs.py --quick    # 1 small round, a smoke run
+    .venv/bin/python benchmarks/jobs.py --rounds 1 --only infrakit-postgres pgqueuer-asyncpg
     INFRAKIT_BENCH_DATABASE_URL=postgresql://...   # default: INFRAKIT_TEST_DATABASE_URL
 """
 
@@ -534,7 +535,7 @@ def report(results: dict[str, list[dict[str, float]]]) -> None:
             )
 
 
-async def main(quick: bool, only: list[str] | None) -> None:
+async def main(quick: bool, only: list[str] | None, rounds: int | None) -> None:
     from infrakit.log import configure_logging
 
     configure_logging(level="WARNING")
@@ -547,7 +548,7 @@ async def main(quick: bool, only: list[str] | None) -> None:
             "latency": 50,
         }
     )
-    rounds = 1 if quick else 5
+    rounds = rounds or (1 if quick else 5)
     names = only or [*CONTESTANTS, "infrakit-memory"]
     results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as directory:
@@ -572,6 +573,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one small round (smoke run)")
     parser.add_argument("--only", nargs="*", help="contestants to run")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 5)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--schema", help=argparse.SUPPRESS)
     parser.add_argument("--directory", help=argparse.SUPPRESS)
@@ -579,4 +581,4 @@ if __name__ == "__main__":
     if arguments.worker:
         asyncio.run(run_worker(arguments.worker, arguments.schema, Path(arguments.directory)))
     else:
-        asyncio.run(main(arguments.quick, arguments.only))
+        asyncio.run(main(arguments.quick, arguments.only, arguments.rounds))
