@@ -35,6 +35,14 @@ async def noop(job: Job[Any]) -> Any:
 # -- adding ------------------------------------------------------------------------------
 
 
+async def test_setup_is_idempotent_and_keeps_jobs(queue: JobQueue, storage: Any) -> None:
+    job_id = await queue.add_job("email")
+    await storage.setup()
+    await storage.setup()
+    assert (await queue.get_job(job_id)).status == JobStatus.WAITING
+    assert (await queue.get_stats("email")).waiting == 1
+
+
 async def test_add_job_is_waiting_and_counted(queue: JobQueue) -> None:
     job_id = await queue.add_job("email", {"to": "a@example.com"})
     job = await queue.get_job(job_id)
