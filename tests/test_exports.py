@@ -27,6 +27,7 @@ MODULES = {
     "infrakit.storage": "storage.md",
     "infrakit.streams": "streams.md",
     "infrakit.media": "media.md",
+    "infrakit.media.sync": "media.md",
     "infrakit.jobs": "jobs.md",
     "infrakit.jobs.sync": "jobs.md",
 }

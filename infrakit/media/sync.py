@@ -9,23 +9,40 @@ providers are coroutines): here sources and targets are paths, bytes and files.
 from __future__ import annotations
 
 import threading
-from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from types import TracebackType as _TracebackType
+from typing import TYPE_CHECKING
+from typing import Self as _Self
 
 from infrakit.media._audio import Progress
-from infrakit.media._core import MediaCore, MediaOptions
+from infrakit.media._core import MediaCore as _MediaCore
+from infrakit.media._core import MediaOptions
 from infrakit.media._formats import get_output_content_type
 from infrakit.media._io import Source, Target
-from infrakit.media._options import AudioOptions, Deadline, ImageOptions, MediaLimits, VideoOptions
+from infrakit.media._options import AudioOptions, ImageOptions, MediaLimits, VideoOptions
+from infrakit.media._options import Deadline as _Deadline
 from infrakit.media._protocol import ImageMetadata, MediaInfo, MediaProcessingResult
-from infrakit.media._stats import MediaStats, StatsRecorder
+from infrakit.media._stats import MediaStats
+from infrakit.media._stats import StatsRecorder as _StatsRecorder
 
 if TYPE_CHECKING:
     from infrakit.log import Logger
 
+# The value types are re-exported so a blocking caller needs one import.
 __all__ = [
+    "AudioOptions",
+    "ImageMetadata",
+    "ImageOptions",
     "ImageProcessor",
+    "MediaInfo",
+    "MediaLimits",
+    "MediaOptions",
+    "MediaProcessingResult",
     "MediaProcessor",
+    "MediaStats",
+    "Progress",
+    "Source",
+    "Target",
+    "VideoOptions",
     "generate_thumbnail",
     "get_output_content_type",
     "probe",
@@ -46,19 +63,19 @@ class ImageProcessor:
 
     def __init__(self, *, limits: MediaLimits | None = None, logger: Logger | None = None) -> None:
         self.limits = limits or MediaLimits()
-        self._stats = StatsRecorder()
-        self._core = MediaCore(self.limits, self._stats, logger)
+        self._stats = _StatsRecorder()
+        self._core = _MediaCore(self.limits, self._stats, logger)
         self.closed = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(limits={self.limits!r})"
 
-    def _deadline(self) -> Deadline:
+    def _deadline(self) -> _Deadline:
         if self.closed:
             from infrakit.media._errors import MediaBusyError
 
             raise MediaBusyError("the media processor is closed")
-        return Deadline(self.limits.timeout)
+        return _Deadline(self.limits.timeout)
 
     def process(
         self, source: Source, target: Target, options: ImageOptions | None = None
@@ -91,14 +108,14 @@ class ImageProcessor:
         """Refuse further work (operations already running finish)."""
         self.closed = True
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> _Self:
         return self
 
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
-        traceback: TracebackType | None,
+        traceback: _TracebackType | None,
     ) -> None:
         self.close()
 
