@@ -100,7 +100,7 @@ class Worker:
             try:
                 wait = await self._maintain_if_due()
                 free = self.capacity - len(self.running)
-                if free <= 0:
+                if free < self._claim_threshold():
                     self.slot_free.clear()
                     await self.slot_free.wait()
                     continue
@@ -115,6 +115,13 @@ class Worker:
             except Exception as error:
                 self.logger.warning("job claim failed; retrying", error=_describe(error))
                 await self._pause(self.queue.poll_interval)
+
+    def _claim_threshold(self) -> int:
+        """Free slots worth a claim: any when idle, else half a batch, so a busy worker
+        claims in batches instead of one round trip per finished job."""
+        if not self.running:
+            return 1
+        return max(1, min(self.capacity, _BATCH_LIMIT) // 2)
 
     async def _wait_for_work(self, until_due: float | None) -> None:
         timeout = self.queue.poll_interval

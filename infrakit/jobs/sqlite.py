@@ -30,7 +30,7 @@ __all__ = ["SqliteJobStorage"]
 
 ResultT = TypeVar("ResultT")
 SCHEMA_VERSION = 1
-_WAKE_CHECK = 0.02
+_WAKE_CHECK = 0.01
 _FINISHED_SQL = "('completed', 'failed', 'cancelled')"
 
 _SCHEMA = """
