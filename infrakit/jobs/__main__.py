@@ -17,7 +17,7 @@ import inspect
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from infrakit.errors import AppError
 from infrakit.jobs._queue import JobQueue
@@ -48,11 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _usage_error(message: str) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def load_queue_factory(reference: str) -> Any:
     """The object `module:attribute` names (a JobQueue, or a function making one)."""
     module_name, _, attribute = reference.partition(":")
     if not module_name or not attribute:
-        raise SystemExit(f"error: {reference!r} is not MODULE:ATTRIBUTE")
+        _usage_error(f"{reference!r} is not MODULE:ATTRIBUTE")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
@@ -60,7 +65,7 @@ def load_queue_factory(reference: str) -> Any:
         for part in attribute.split("."):
             target = getattr(target, part)
     except (ImportError, AttributeError) as error:
-        raise SystemExit(f"error: cannot load {reference}: {error}") from None
+        _usage_error(f"cannot load {reference}: {error}")
     return target
 
 
@@ -71,7 +76,7 @@ async def _queue(reference: str) -> JobQueue:
         if inspect.isawaitable(target):
             target = await target
     if not isinstance(target, JobQueue):
-        raise SystemExit(f"error: {reference} is not a JobQueue (nor makes one)")
+        _usage_error(f"{reference} is not a JobQueue (nor makes one)")
     await target.setup()
     return target
 

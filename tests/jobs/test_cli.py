@@ -75,7 +75,7 @@ def test_stats_pause_resume_cancel_retry(app: tuple[Path, dict[str, str]]) -> No
 
 def test_bad_app_reference_is_a_usage_error(app: tuple[Path, dict[str, str]]) -> None:
     result = cli(app, "stats", "jobs_app:nothing_here")
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert "cannot load" in result.stderr
 
 
