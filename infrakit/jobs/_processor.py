@@ -57,7 +57,10 @@ class Processor:
         typed = self._typed(job)
         if self.is_async:
             return await self.function(typed)
-        return await asyncio.to_thread(self.function, typed)
+        result = await asyncio.to_thread(self.function, typed)
+        if inspect.isawaitable(result):  # a partial or wrapper of a coroutine function
+            return await result
+        return result
 
     def retry_in(self, job: Job[Any]) -> float | None:
         """Seconds until the next attempt, or None when the attempts are spent."""

@@ -180,29 +180,41 @@ class Worker:
         async with processor.semaphore():
             try:
                 result = await self._call(processor, job)
-                encoded = json.dumps(result, allow_nan=False, separators=(",", ":"))
             except asyncio.CancelledError:
                 if job.id in self.lost:
                     self.logger.warning("job lease lost; stopped running it", job_id=job.id)
                 raise
             except PayloadError as error:
                 await self._fail(job, lease, str(error), retry=False, processor=processor)
-            except TimeoutError:
+                return
+            except _AttemptTimeoutError:
                 message = f"timed out after {job.timeout} s"
                 await self._fail(job, lease, message, retry=True, processor=processor)
-            except (TypeError, ValueError) as error:
-                await self._fail(job, lease, _describe(error), retry=True, processor=processor)
+                return
             except Exception as error:
                 await self._fail(job, lease, _describe(error), retry=True, processor=processor)
-            else:
-                self.results.append(Outcome(lease, encoded))
-                self.results_ready.set()
+                return
+            try:
+                encoded = json.dumps(result, allow_nan=False, separators=(",", ":"))
+            except (TypeError, ValueError):
+                message = f"the result ({type(result).__name__}) is not JSON-serialisable"
+                await self._fail(job, lease, message, retry=False, processor=processor)
+                return
+            self.results.append(Outcome(lease, encoded))
+            self.results_ready.set()
 
     async def _call(self, processor: Processor, job: Job[Any]) -> Any:
+        """The processor's result; its own TimeoutError stays an ordinary failure."""
         if job.timeout is None:
             return await processor.call(job)
-        async with asyncio.timeout(job.timeout):
-            return await processor.call(job)
+        scope = asyncio.timeout(job.timeout)
+        try:
+            async with scope:
+                return await processor.call(job)
+        except TimeoutError:
+            if scope.expired():
+                raise _AttemptTimeoutError from None
+            raise
 
     async def _fail(
         self, job: Job[Any], lease: Lease, error: str, *, retry: bool, processor: Processor
@@ -331,6 +343,10 @@ _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://\S+")
 def _masked(text: str) -> str:
     """Registered secrets and URL passwords masked, wherever they sit in the text."""
     return _URL.sub(lambda match: mask_dsn(match.group()), mask_known_secrets(text))
+
+
+class _AttemptTimeoutError(Exception):
+    """The job's own `timeout` ran out (not a TimeoutError its code raised)."""
 
 
 def _describe(error: BaseException) -> str:

@@ -273,6 +273,29 @@ async def test_timeout_cancels_the_attempt_and_counts_it(queue: JobQueue) -> Non
     assert job.attempts == 1
 
 
+async def test_a_result_that_is_not_json_fails_without_retry(queue: JobQueue) -> None:
+    queue.register_processor("odd", lambda job: {1, 2})
+    job_id = await queue.add_job("odd", attempts=3)
+    async with running_worker(queue):
+        with pytest.raises(JobFailedError):
+            await queue.wait_for(job_id, timeout=10)
+    job = await queue.get_job(job_id)
+    assert job.attempts == 1
+    assert "not JSON-serialisable" in (job.last_error or "")
+
+
+async def test_processor_timeout_error_is_an_ordinary_failure(queue: JobQueue) -> None:
+    async def calls_a_slow_service(job: Job[Any]) -> None:
+        raise TimeoutError("the service did not answer")
+
+    queue.register_processor("remote", calls_a_slow_service)
+    job_id = await queue.add_job("remote", attempts=1, timeout=30)
+    async with running_worker(queue):
+        with pytest.raises(JobFailedError):
+            await queue.wait_for(job_id, timeout=10)
+    assert "did not answer" in ((await queue.get_job(job_id)).last_error or "")
+
+
 async def test_wait_for_times_out_and_unknown_ids_raise(queue: JobQueue) -> None:
     job_id = await queue.add_job("nobody-runs-this")
     with pytest.raises(TimeoutError):
