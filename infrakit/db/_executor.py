@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 if TYPE_CHECKING:
-    from psycopg import AsyncCursor
+    from psycopg import AsyncCursor, Cursor
 
     from infrakit.db._query_builder import QueryBuilder
 
@@ -33,7 +33,7 @@ class QueryResult(Generic[RowT]):
 _TUPLES_OK = 2  # psycopg.pq.ExecStatus.TUPLES_OK, without importing psycopg here
 
 
-def _has_rows(cursor: AsyncCursor[Any]) -> bool:
+def _has_rows(cursor: AsyncCursor[Any] | Cursor[Any]) -> bool:
     """Whether the statement returned a result set (rows may still be zero).
 
     Same answer as `cursor.description is not None` for these non-streaming cursors,

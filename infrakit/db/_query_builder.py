@@ -12,14 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
 from infrakit.errors import ValidationError, json_pointer
 
 if TYPE_CHECKING:
     from infrakit.db._executor import Executor
 
-__all__ = ["QueryBuilder"]
+__all__ = ["BuilderCore", "QueryBuilder"]
 
 RowT = TypeVar("RowT")
 JoinKind = Literal["inner", "left", "right", "full"]
@@ -142,26 +142,20 @@ class _State:
     all_rows: bool = False
 
 
-class QueryBuilder:
-    """`db.query_builder("users").select(["id"]).where(active=True).limit(10)`.
+class BuilderCore:
+    """The building half of `QueryBuilder`, shared by the async and the blocking form."""
 
-    Every method returns a new builder (a base query can be reused safely).
-    Values are always parameters. `where("age > %s", 18)` takes a trusted SQL
-    fragment written by the programmer: its `%s` values are parameters, but the
-    fragment text itself is SQL, so never build it from user input.
-    """
-
-    def __init__(self, executor: Executor, table: str, state: _State | None = None) -> None:
+    def __init__(self, executor: Any, table: str, state: _State | None = None) -> None:
         _name(table, "table")
         self._executor = executor
         self._state = state or _State(table=table)
 
-    def _with(self, **changes: Any) -> QueryBuilder:
-        return QueryBuilder(self._executor, self._state.table, replace(self._state, **changes))
+    def _with(self, **changes: Any) -> Self:
+        return type(self)(self._executor, self._state.table, replace(self._state, **changes))
 
     # -- building ---------------------------------------------------------------------
 
-    def select(self, columns: Sequence[str] | str = "*") -> QueryBuilder:
+    def select(self, columns: Sequence[str] | str = "*") -> Self:
         """The columns to return; each may be qualified (`users.id`, `app.users.id`)."""
         names = (columns,) if isinstance(columns, str) else tuple(columns)
         for name in names:
@@ -169,7 +163,7 @@ class QueryBuilder:
                 _column(name, "select")
         return self._with(action="select", columns=names or ("*",))
 
-    def where(self, condition: str | None = None, /, *values: Any, **equals: Any) -> QueryBuilder:
+    def where(self, condition: str | None = None, /, *values: Any, **equals: Any) -> Self:
         """Add `AND` conditions: a trusted fragment with `%s` values, and/or `column=value`.
 
         `column=None` becomes `column IS NULL`.
@@ -184,7 +178,7 @@ class QueryBuilder:
             added.append(_Condition("equals", column, (value,)))
         return self._with(conditions=self._state.conditions + tuple(added))
 
-    def where_in(self, column: str, values: Sequence[Any]) -> QueryBuilder:
+    def where_in(self, column: str, values: Sequence[Any]) -> Self:
         """`column IN (...)`; an empty sequence matches no row."""
         _column(column, "where_in")
         if isinstance(values, str | bytes) or not isinstance(values, Sequence):
@@ -192,7 +186,7 @@ class QueryBuilder:
         condition = _Condition("in", column, tuple(values))
         return self._with(conditions=(*self._state.conditions, condition))
 
-    def join(self, table: str, left: str, right: str, *, kind: JoinKind = "inner") -> QueryBuilder:
+    def join(self, table: str, left: str, right: str, *, kind: JoinKind = "inner") -> Self:
         """`JOIN table ON left = right`, e.g. `join("orders", "orders.user_id", "users.id")`."""
         _name(table, "join")
         _column(left, "join")
@@ -201,7 +195,7 @@ class QueryBuilder:
             raise _invalid("join", "kind must be inner, left, right or full")
         return self._with(joins=(*self._state.joins, (table, left, right, kind)))
 
-    def order_by(self, column: str, direction: str = "ASC") -> QueryBuilder:
+    def order_by(self, column: str, direction: str = "ASC") -> Self:
         """Sort by `column` (qualified or not, like `select`), ascending or descending."""
         _column(column, "order_by")
         normalised = direction.upper() if isinstance(direction, str) else ""
@@ -209,13 +203,13 @@ class QueryBuilder:
             raise _invalid("order_by", "direction must be ASC or DESC")
         return self._with(orders=(*self._state.orders, (column, normalised)))
 
-    def limit(self, count: int) -> QueryBuilder:
+    def limit(self, count: int) -> Self:
         return self._with(limit=_count(count, "limit"))
 
-    def offset(self, count: int) -> QueryBuilder:
+    def offset(self, count: int) -> Self:
         return self._with(offset=_count(count, "offset"))
 
-    def insert(self, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> QueryBuilder:
+    def insert(self, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> Self:
         """Insert one row (a mapping) or several with the same columns."""
         batch = (rows,) if isinstance(rows, Mapping) else tuple(rows)
         if not batch or not batch[0]:
@@ -227,7 +221,7 @@ class QueryBuilder:
             raise _invalid("insert", "every row needs the same columns in the same order")
         return self._with(action="insert", rows=batch)
 
-    def update(self, values: Mapping[str, Any], *, all_rows: bool = False) -> QueryBuilder:
+    def update(self, values: Mapping[str, Any], *, all_rows: bool = False) -> Self:
         """`UPDATE ... SET`; without a `where`, refuses to run unless `all_rows=True`."""
         if not values:
             raise _invalid("update", "nothing to update")
@@ -235,11 +229,11 @@ class QueryBuilder:
             _name(column, "update", max_parts=1)
         return self._with(action="update", rows=(dict(values),), all_rows=all_rows)
 
-    def delete(self, *, all_rows: bool = False) -> QueryBuilder:
+    def delete(self, *, all_rows: bool = False) -> Self:
         """`DELETE`; without a `where`, refuses to run unless `all_rows=True`."""
         return self._with(action="delete", all_rows=all_rows)
 
-    def returning(self, *columns: str) -> QueryBuilder:
+    def returning(self, *columns: str) -> Self:
         for column in columns:
             if column != "*":
                 _name(column, "returning", max_parts=1)
@@ -247,7 +241,7 @@ class QueryBuilder:
 
     def on_conflict(
         self, *columns: str, update: str | Sequence[str] | Mapping[str, Any] | None = None
-    ) -> QueryBuilder:
+    ) -> Self:
         """`ON CONFLICT (columns) DO NOTHING`, or `DO UPDATE` of the named columns.
 
         `update="name"` or `update=["name"]` sets `name = EXCLUDED.name` (a string is one
@@ -288,6 +282,30 @@ class QueryBuilder:
 
     # -- running ----------------------------------------------------------------------
 
+    def _one_sql(self) -> tuple[str, tuple[Any, ...]]:
+        """A select gets `LIMIT 1` unless it has a limit."""
+        query = self
+        if self._state.action == "select" and self._state.limit is None:
+            query = self.limit(1)
+        return query.to_sql()
+
+    def _exists_sql(self) -> tuple[str, tuple[Any, ...]]:
+        self._require_select("exists")
+        sql, params = self.select("*").limit(1).to_sql()
+        return f"SELECT EXISTS ({sql})", params
+
+
+class QueryBuilder(BuilderCore):
+    """`db.query_builder("users").select(["id"]).where(active=True).limit(10)`.
+
+    Every method returns a new builder (a base query can be reused safely).
+    Values are always parameters. `where("age > %s", 18)` takes a trusted SQL
+    fragment written by the programmer: its `%s` values are parameters, but the
+    fragment text itself is SQL, so never build it from user input.
+    """
+
+    _executor: Executor
+
     @overload
     async def get_many(self, *, row_type: None = None) -> list[dict[str, Any]]: ...
 
@@ -295,8 +313,8 @@ class QueryBuilder:
     async def get_many(self, *, row_type: type[RowT]) -> list[RowT]: ...
 
     async def get_many(self, *, row_type: type[Any] | None = None) -> list[Any]:
-        sql, params = self.to_sql()
-        return await self._executor.fetch_all(sql, params, row_type=row_type)
+        """Every matching row, as dicts or as `row_type`."""
+        return await self._executor.fetch_all(*self.to_sql(), row_type=row_type)
 
     @overload
     async def get_one(self, *, row_type: None = None) -> dict[str, Any] | None: ...
@@ -306,11 +324,7 @@ class QueryBuilder:
 
     async def get_one(self, *, row_type: type[Any] | None = None) -> Any:
         """The first row or None (a select gets `LIMIT 1` unless it has a limit)."""
-        query = self
-        if self._state.action == "select" and self._state.limit is None:
-            query = self.limit(1)
-        sql, params = query.to_sql()
-        return await self._executor.fetch_one(sql, params, row_type=row_type)
+        return await self._executor.fetch_one(*self._one_sql(), row_type=row_type)
 
     async def count(self) -> int:
         """Rows matching the conditions and joins (limit and offset ignored).
@@ -318,16 +332,12 @@ class QueryBuilder:
         Raises:
             ValidationError: on an insert / update / delete builder, which it would run.
         """
-        sql, params = self._count_sql()
-        return int(await self._executor.fetch_value(sql, params))
+        return int(await self._executor.fetch_value(*self._count_sql()))
 
     async def exists(self) -> bool:
         """Whether any row matches (a select builder only, like `count()`)."""
-        self._require_select("exists")
-        sql, params = self.select("*").limit(1).to_sql()
-        return bool(await self._executor.fetch_value(f"SELECT EXISTS ({sql})", params))
+        return bool(await self._executor.fetch_value(*self._exists_sql()))
 
     async def execute(self) -> int:
         """Run an insert / update / delete; returns the affected row count."""
-        sql, params = self.to_sql()
-        return await self._executor.execute(sql, params)
+        return await self._executor.execute(*self.to_sql())

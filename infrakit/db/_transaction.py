@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from infrakit.db._database import Database
 
-__all__ = ["Isolation", "Transaction", "TransactionScope"]
+__all__ = ["Isolation", "Transaction", "TransactionCore", "TransactionScope", "savepoint_name"]
 
 ResultT = TypeVar("ResultT")
 CommitHook = Callable[[], object]
@@ -36,19 +36,20 @@ def begin_statement(isolation: str, read_only: bool) -> str:
     return f"BEGIN ISOLATION LEVEL {level} {'READ ONLY' if read_only else 'READ WRITE'}"
 
 
-class Transaction(Executor):
-    """The same query methods as `Database`, on one connection, plus `on_commit`.
+def savepoint_name(parent: Any) -> str:
+    """A savepoint name unique within `parent`'s connection."""
+    parent._savepoints += 1
+    return f"infrakit_savepoint_{id(parent):x}_{parent._savepoints}"
 
-    Obtained from `db.transaction()` or passed to a `db.with_transaction()` callback;
-    `tx.transaction()` opens a savepoint that rolls back alone if its block raises.
+
+class TransactionCore:
+    """A transaction's bookkeeping, shared by the async and the blocking form.
+
+    The hooks, the nesting, the active flag and the error a caught failure left behind;
+    the I/O (BEGIN, COMMIT, ROLLBACK, savepoints) is each form's own.
     """
 
-    def __init__(
-        self,
-        database: Database,
-        connection: AsyncConnection[Any],
-        parent: Transaction | None = None,
-    ) -> None:
+    def __init__(self, database: Any, connection: Any, parent: Any = None) -> None:
         self._database = database
         self._connection = connection
         self._parent = parent
@@ -58,13 +59,61 @@ class Transaction(Executor):
         self._last_error: DatabaseError | None = None
 
     def on_commit(self, hook: CommitHook) -> None:
-        """Run `hook()` (sync or async) once, after the outermost transaction commits.
+        """Run `hook()` once, after the outermost transaction commits.
 
         Never on rollback, never for an attempt `with_transaction` retries; hooks
-        registered inside a savepoint that rolls back are dropped.
+        registered inside a savepoint that rolls back are dropped. The async form also
+        takes coroutine functions.
         """
         self._check_active()
         self._hooks.append(hook)
+
+    def _root(self) -> Any:
+        return self if self._parent is None else self._parent._root()
+
+    def _check_active(self) -> None:
+        if not self._active:
+            raise DatabaseError("The transaction is already finished; open a new one.")
+
+    def _failed_here(self, error: Exception, sql: str, params: Params) -> DatabaseError:
+        translated: DatabaseError = self._database._failed(error, sql, params)
+        self._root()._last_error = translated
+        return translated
+
+    def _aborted_error(self) -> DatabaseError:
+        """COMMIT of an aborted transaction silently rolls back: raise instead."""
+        cause = self._last_error
+        if isinstance(cause, TransactionConflictError):
+            return TransactionConflictError(details=cause.details)
+        return DatabaseError(
+            "The transaction was aborted by an earlier error that was caught; "
+            "it was rolled back, nothing was committed."
+        )
+
+    def _is_aborted(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return bool(self._connection.info.transaction_status == TransactionStatus.INERROR)
+
+    def _hook_failed(self, errors: list[BaseException], error: Exception) -> None:
+        self._database._logger.exception("on_commit hook failed")
+        errors.append(error)
+
+    def _hooks_done(self, errors: list[BaseException]) -> None:
+        self._hooks.clear()
+        if errors:
+            raise errors[0]
+
+
+class Transaction(TransactionCore, Executor):
+    """The same query methods as `Database`, on one connection, plus `on_commit`.
+
+    Obtained from `db.transaction()` or passed to a `db.with_transaction()` callback;
+    `tx.transaction()` opens a savepoint that rolls back alone if its block raises.
+    """
+
+    _connection: AsyncConnection[Any]
+    _database: Database
 
     def transaction(self) -> TransactionScope:
         """A savepoint: `async with tx.transaction() as inner:`; never retried alone."""
@@ -93,9 +142,7 @@ class Transaction(Executor):
                 self._connection, sql, params, action, row_type, time_limit
             )
         except Exception as error:
-            translated = self._database._failed(error, sql, params)
-            self._root()._last_error = translated
-            raise translated from error
+            raise self._failed_here(error, sql, params) from error
         self._database._record(sql, params, started)
         return result
 
@@ -109,13 +156,6 @@ class Transaction(Executor):
             self._root()._last_error = error
             raise
 
-    def _root(self) -> Transaction:
-        return self if self._parent is None else self._parent._root()
-
-    def _check_active(self) -> None:
-        if not self._active:
-            raise DatabaseError("The transaction is already finished; open a new one.")
-
     async def _statement(self, sql: str) -> None:
         try:
             await self._connection.execute(sql)
@@ -123,9 +163,7 @@ class Transaction(Executor):
             raise self._database._failed(error, sql, None) from error
 
     async def _commit(self) -> None:
-        from psycopg.pq import TransactionStatus
-
-        if self._connection.info.transaction_status == TransactionStatus.INERROR:
+        if self._is_aborted():
             await self._rollback()
             raise self._aborted_error()
         await self._statement("COMMIT")
@@ -136,16 +174,6 @@ class Transaction(Executor):
         except Exception as error:  # the connection is gone; the pool discards it
             self._database._logger.warning("rollback failed", error=type(error).__name__)
 
-    def _aborted_error(self) -> DatabaseError:
-        """COMMIT of an aborted transaction silently rolls back: raise instead."""
-        cause = self._last_error
-        if isinstance(cause, TransactionConflictError):
-            return TransactionConflictError(details=cause.details)
-        return DatabaseError(
-            "The transaction was aborted by an earlier error that was caught; "
-            "it was rolled back, nothing was committed."
-        )
-
     async def _run_hooks(self) -> None:
         errors: list[BaseException] = []
         for hook in self._hooks:
@@ -154,11 +182,8 @@ class Transaction(Executor):
                 if inspect.isawaitable(outcome):
                     await outcome
             except Exception as error:
-                self._database._logger.exception("on_commit hook failed")
-                errors.append(error)
-        self._hooks.clear()
-        if errors:
-            raise errors[0]
+                self._hook_failed(errors, error)
+        self._hooks_done(errors)
 
 
 class TransactionScope:
@@ -195,8 +220,7 @@ class TransactionScope:
         return self._transaction
 
     async def _enter_savepoint(self, parent: Transaction) -> Transaction:
-        parent._savepoints += 1
-        self._savepoint = f"infrakit_savepoint_{id(parent):x}_{parent._savepoints}"
+        self._savepoint = savepoint_name(parent)
         await parent._statement(f"SAVEPOINT {self._savepoint}")
         self._transaction = Transaction(self._database, parent._connection, parent)
         return self._transaction

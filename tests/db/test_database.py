@@ -33,7 +33,7 @@ from infrakit.errors import (
 )
 from tests.recording import RecordingLogger
 
-from .conftest import TableFactory
+from .conftest import ASYNC_ONLY, TableFactory
 
 pytestmark = pytest.mark.postgres
 
@@ -357,6 +357,7 @@ async def test_builder_wires_the_database_from_config(
         assert health["database"].healthy
 
 
+@ASYNC_ONLY  # the Protocols describe the async form
 async def test_protocols_describe_database_and_transaction(db: Database) -> None:
     assert isinstance(db, DatabaseProtocol)
     async with db.transaction() as tx:

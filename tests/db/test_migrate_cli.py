@@ -13,9 +13,9 @@ import pytest
 
 from infrakit.db import Database
 
-from .conftest import unique_name
+from .conftest import ASYNC_ONLY, unique_name
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, ASYNC_ONLY]
 
 
 @pytest.fixture

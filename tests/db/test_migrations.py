@@ -14,9 +14,9 @@ import pytest
 from infrakit.db import Database, MigrationError
 from infrakit.errors import ValidationError
 
-from .conftest import unique_name
+from .conftest import ASYNC_ONLY, unique_name
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, ASYNC_ONLY]  # migrations: async (and the CLI)
 
 
 @pytest.fixture

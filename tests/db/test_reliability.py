@@ -15,7 +15,7 @@ import pytest
 from infrakit.db import Database, DatabaseTimeoutError, DatabaseUnavailableError
 from tests.recording import RecordingLogger
 
-from .conftest import TableFactory
+from .conftest import ASYNC_ONLY, TableFactory
 
 pytestmark = pytest.mark.postgres
 
@@ -151,6 +151,7 @@ async def test_pool_exhaustion_times_out_then_recovers(
 
 
 @pytest.mark.slow
+@ASYNC_ONLY  # task cancellation
 async def test_cancelled_queries_return_their_connections(
     database_url: str, application_name: str, make_table: TableFactory
 ) -> None:
@@ -225,6 +226,7 @@ async def _wait_nothing_left(database_url: str, application_name: str) -> None:
     raise AssertionError(f"left on the server: {await _leftovers(database_url, application_name)}")
 
 
+@ASYNC_ONLY
 @pytest.mark.parametrize("cancels", [1, 2, 3, 6])
 async def test_repeated_cancellation_leaves_no_statement_or_lock_on_the_server(
     database_url: str,
@@ -294,6 +296,7 @@ async def test_repeated_cancellation_of_a_single_statement(
         assert await db.fetch_value("SELECT 5", timeout=5) == 5
 
 
+@ASYNC_ONLY
 @pytest.mark.parametrize("cancels", [2, 5])
 async def test_repeated_cancellation_between_statements_still_rolls_back(
     database_url: str,
