@@ -39,12 +39,28 @@ class Written:
 
 
 class Backend(Protocol):
-    """One storage location. `whole` is set when the data is already in memory."""
+    """One storage location.
+
+    `write` streams chunks; `write_bytes` is the fast path for data already whole in
+    memory (one thread hop locally, one dictionary store in memory), with the same
+    guarantees.
+    """
 
     async def write(
         self,
         key: str,
         chunks: AsyncIterator[bytes],
+        *,
+        content_type: str,
+        metadata: Mapping[str, str] | None,
+        keep_type: bool,
+        overwrite: bool,
+    ) -> Written: ...
+
+    async def write_bytes(
+        self,
+        key: str,
+        data: bytes,
         *,
         content_type: str,
         metadata: Mapping[str, str] | None,

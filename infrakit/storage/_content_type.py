@@ -71,7 +71,7 @@ def detect_content_type(path: str, head: bytes | None = None) -> ContentType:
     Returns:
         The `ContentType`.
     """
-    by_name = mimetypes.guess_type(path, strict=False)[0]
+    by_name = _type_by_name(path)
     if head:
         sniffed = _sniff(head[:SNIFF_BYTES], by_name)
         if sniffed is not None:
@@ -90,8 +90,30 @@ def is_active_content(mime_type: str) -> bool:
     return base in _ACTIVE or base.endswith("+xml")
 
 
+@functools.lru_cache(maxsize=1024)
 def _typed(mime_type: str, source: Literal["bytes", "extension", "default"]) -> ContentType:
+    """Cached: the values are frozen and the types seen in practice are few."""
     return ContentType(mime_type, is_active_content(mime_type), source)
+
+
+def _type_by_name(path: str) -> str | None:
+    """`mimetypes.guess_type(path)`, cached by the last two suffixes of the name.
+
+    Only those decide the answer (`.tar.gz`: an encoding, then a type), so names
+    sharing them share the entry and the cache stays small. Names it might read
+    otherwise (URLs, dotfiles) go to `mimetypes` directly.
+    """
+    name = path.rpartition("/")[2]
+    dot = name.rfind(".")
+    if dot <= 0 or ":" in path or "\\" in path:
+        return mimetypes.guess_type(path, strict=False)[0]
+    earlier = name.rfind(".", 0, dot)
+    return _type_by_suffixes("x" + name[earlier:] if earlier > 0 else "x" + name[dot:])
+
+
+@functools.lru_cache(maxsize=1024)
+def _type_by_suffixes(name: str) -> str | None:
+    return mimetypes.guess_type(name, strict=False)[0]
 
 
 def _sniff(head: bytes, by_name: str | None) -> str | None:
@@ -127,6 +149,7 @@ class _Signatures:
             if row.byte_match:
                 first = self._by_offset.setdefault(row.offset, {})
                 first.setdefault(row.byte_match[0], []).append((position, row))
+        self._offsets = sorted(self._by_offset.items())  # nearest first: stop past the head
         self._footers = list(tables.magic_footer_array)
         self._parts: dict[bytes, list[Any]] = dict(tables.multi_part_dict)
 
@@ -146,11 +169,15 @@ class _Signatures:
 
     def _header_matches(self, head: bytes) -> list[tuple[int, bytes, Any]]:
         found: list[tuple[int, bytes, Any]] = []
-        for offset, by_first in self._by_offset.items():
-            if offset >= len(head):
+        size = len(head)
+        for offset, by_first in self._offsets:
+            if offset >= size:
+                break
+            rows = by_first.get(head[offset])
+            if rows is None:
                 continue
-            for position, row in by_first.get(head[offset], ()):
-                if head[offset : offset + len(row.byte_match)] == row.byte_match:
+            for position, row in rows:
+                if head.startswith(row.byte_match, offset):
                     found.append((position, row.byte_match, row))
         return found
 

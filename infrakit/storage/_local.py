@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import secrets
@@ -30,6 +31,14 @@ __all__ = ["LocalBackend"]
 
 _META_DIRECTORY = RESERVED_PREFIX + "-meta"
 _TEMP_PREFIX = RESERVED_PREFIX + "-tmp-"
+_SALT = secrets.token_hex(4)
+_SEQUENCE = itertools.count()  # next() on it is atomic under the GIL: safe across threads
+_NAME_ATTEMPTS = 4
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC
+_BUFFER = 1024 * 1024
+_LARGEST_READ = 1 << 30  # Linux returns at most ~2 GiB per read(): read larger files in steps
+_READ_STEP = 8 * 1024 * 1024
 
 
 class LocalBackend:
@@ -64,6 +73,19 @@ class LocalBackend:
         except BaseException:
             await asyncio.shield(upload.discard())
             raise
+
+    async def write_bytes(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str] | None,
+        keep_type: bool,
+        overwrite: bool,
+    ) -> Written:
+        sidecar = _sidecar_text(content_type, metadata, keep_type)
+        return await asyncio.to_thread(self._write_whole, key, data, sidecar, overwrite)
 
     async def read(self, key: str) -> bytes:
         return await asyncio.to_thread(self._read, key)
@@ -115,17 +137,52 @@ class LocalBackend:
         return os.path.join(self.root, key)
 
     def _write_whole(self, key: str, data: bytes, sidecar: str | None, overwrite: bool) -> Written:
-        upload = _Upload.begin(self, key)
+        """The whole save in one thread hop: check, create, write, fsync, stat, rename."""
+        target = self._path(key)
+        temporary, descriptor = _create_temporary(target)
         try:
-            upload.file.write(data)
-            return upload.finish(overwrite, sidecar)
+            _write_all(descriptor, data)
+            if self.durable:
+                os.fsync(descriptor)
+            info = os.fstat(descriptor)
         except BaseException:
-            upload.remove()
+            os.close(descriptor)
+            _remove_quietly(temporary)
             raise
+        os.close(descriptor)
+        self._place(key, temporary, target, overwrite, sidecar)
+        return Written(info.st_size, _etag(info))
+
+    def _place(
+        self, key: str, temporary: str, target: str, overwrite: bool, sidecar: str | None
+    ) -> None:
+        """Rename the finished temporary file over `target` (or link it: no overwrite)."""
+        try:
+            if overwrite:
+                os.replace(temporary, target)
+            else:
+                try:
+                    os.link(temporary, target)
+                except FileExistsError as error:
+                    raise AlreadyStoredError(key) from error
+                os.unlink(temporary)
+        except BaseException:
+            _remove_quietly(temporary)
+            raise
+        if self.durable:
+            _fsync_directory(os.path.dirname(target))
+        self._save_sidecar(key, sidecar)
 
     def _read(self, key: str) -> bytes:
-        with _open_file(self._path(key)) as file:
-            return file.read()
+        """Open, size and read in one go: one `read` call for a file that is not growing."""
+        descriptor = _open_descriptor(self._path(key))
+        try:
+            info = os.fstat(descriptor)
+            if stat.S_ISDIR(info.st_mode):
+                raise FileNotFoundError(key)
+            return _read_all(descriptor, info.st_size)
+        finally:
+            os.close(descriptor)
 
     def _open(self, key: str, start: int) -> IO[bytes]:
         file = _open_file(self._path(key))
@@ -218,17 +275,14 @@ class _Upload:
         self.key = key
         self.target = target
         self.temporary = temporary
-        self.file: IO[bytes] = open(descriptor, "wb")  # noqa: SIM115 - closed by finish/remove
+        # An explicit buffer size: open() would otherwise ask the kernel whether it is a tty.
+        self.file: IO[bytes] = open(descriptor, "wb", buffering=_BUFFER)  # noqa: SIM115
         self._in_flight: asyncio.Future[Any] | None = None
 
     @classmethod
     def begin(cls, backend: LocalBackend, key: str) -> _Upload:
         target = backend._path(key)
-        directory = os.path.dirname(target)
-        os.makedirs(directory, exist_ok=True)
-        temporary = os.path.join(directory, _TEMP_PREFIX + secrets.token_hex(8))
-        # O_EXCL: a fresh file of our own; mode 0o666 so the umask applies as for open().
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        temporary, descriptor = _create_temporary(target)
         return cls(backend, key, target, temporary, descriptor)
 
     async def write(self, chunk: bytes) -> None:
@@ -249,17 +303,7 @@ class _Upload:
             os.fsync(self.file.fileno())
         info = os.fstat(self.file.fileno())
         self.file.close()
-        if overwrite:
-            os.replace(self.temporary, self.target)
-        else:
-            try:
-                os.link(self.temporary, self.target)
-            except FileExistsError as error:
-                raise AlreadyStoredError(self.key) from error
-            os.unlink(self.temporary)
-        if self.backend.durable:
-            _fsync_directory(os.path.dirname(self.target))
-        self.backend._save_sidecar(self.key, sidecar)
+        self.backend._place(self.key, self.temporary, self.target, overwrite, sidecar)
         return Written(info.st_size, _etag(info))
 
     def remove(self) -> None:
@@ -269,6 +313,56 @@ class _Upload:
     async def _run(self, function: Any, *arguments: Any) -> Any:
         self._in_flight = asyncio.ensure_future(asyncio.to_thread(function, *arguments))
         return await asyncio.shield(self._in_flight)
+
+
+def _create_temporary(target: str) -> tuple[str, int]:
+    """A fresh temporary file beside `target`, its directories made on first need.
+
+    O_EXCL makes the file ours alone (a name taken, by another process or a crashed
+    save, gets a new one); mode 0o666 lets the umask apply as for open().
+    """
+    directory = os.path.dirname(target)
+    for attempt in range(_NAME_ATTEMPTS):
+        temporary = os.path.join(directory, _temporary_name())
+        try:
+            return temporary, os.open(temporary, _CREATE_FLAGS, 0o666)
+        except FileExistsError:
+            if attempt == _NAME_ATTEMPTS - 1:
+                raise
+        except (FileNotFoundError, NotADirectoryError):
+            if attempt:
+                raise
+            os.makedirs(directory, exist_ok=True)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _temporary_name() -> str:
+    """Unique per process and call without a system call for randomness."""
+    return f"{_TEMP_PREFIX}{_SALT}-{os.getpid():x}-{next(_SEQUENCE):x}"
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
+
+
+def _open_descriptor(path: str) -> int:
+    try:
+        return os.open(path, os.O_RDONLY | _CLOEXEC)
+    except NotADirectoryError as error:
+        raise FileNotFoundError(path) from error
+
+
+def _read_all(descriptor: int, size: int) -> bytes:
+    """Everything from `descriptor`; asking for one byte more than `size` detects EOF."""
+    data = os.read(descriptor, size + 1)
+    if len(data) <= size < _LARGEST_READ:
+        return data
+    parts = [data]
+    while more := os.read(descriptor, _READ_STEP):
+        parts.append(more)
+    return b"".join(parts)
 
 
 def _open_file(path: str) -> IO[bytes]:

@@ -1,19 +1,23 @@
-"""Files in this process's memory, through fsspec's `MemoryFileSystem`.
+"""Files in this process's memory, in a private fsspec `MemoryFileSystem` store.
 
 Each storage gets its own store: fsspec's memory filesystem is process-global by
 default (every instance sees the same files), which would let two storages, or two
 tests, read each other's files. The calls are dictionary operations that never block,
 so they run on the event loop. A save collects the chunks and places the file in one
 step at the end, so a failed or cancelled save leaves nothing behind.
+
+The hot calls (save, read) go to the store directly, with the same checks fsspec's
+`open` makes (a file where a directory should be, a directory where the file should
+be), instead of through `open`, which strips protocols and builds file objects that
+only matter for real filesystems. A read hands back the stored bytes without a copy.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from datetime import UTC, datetime
 
-from fsspec.implementations.memory import MemoryFileSystem
+from fsspec.implementations.memory import MemoryFile, MemoryFileSystem
 
 from infrakit.storage._backend import AlreadyStoredError, StoredFile, Written
 
@@ -43,22 +47,26 @@ class MemoryBackend:
     ) -> Written:
         parts = [chunk async for chunk in chunks]
         data = parts[0] if len(parts) == 1 else b"".join(parts)
-        path = _path(key)
-        if not overwrite and self.fs.exists(path):
-            raise AlreadyStoredError(key)
-        self.fs.pipe_file(path, data)
-        etag = f'"{next(self._versions):x}"'
-        size = len(data)
-        modified = datetime.now(UTC)
-        self._kept[key] = StoredFile(size, modified, etag, content_type, dict(metadata or {}))
-        return Written(size, etag)
+        return self._place(key, data, content_type, metadata, overwrite)
+
+    async def write_bytes(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str] | None,
+        keep_type: bool,
+        overwrite: bool,
+    ) -> Written:
+        return self._place(key, data, content_type, metadata, overwrite)
 
     async def read(self, key: str) -> bytes:
-        data: bytes = self.fs.cat_file(_path(key))
+        data: bytes = self._file(key).getvalue()  # the stored bytes object itself: no copy
         return data
 
     async def stat(self, key: str) -> StoredFile:
-        if not self.fs.isfile(_path(key)):
+        if _path(key) not in self.fs.store:
             raise FileNotFoundError(key)
         return self._kept[key]
 
@@ -68,20 +76,20 @@ class MemoryBackend:
     async def stream(
         self, key: str, start: int, stop: int, chunk_size: int
     ) -> AsyncGenerator[bytes, None]:
-        data = memoryview(self.fs.cat_file(_path(key)))
+        data = memoryview(self._file(key).getvalue())
         for offset in range(start, min(stop, len(data)), chunk_size):
             yield bytes(data[offset : min(offset + chunk_size, stop)])
 
     async def delete(self, key: str) -> bool:
         path = _path(key)
-        if not self.fs.isfile(path):
+        if path not in self.fs.store:
             return False
         self.fs.rm_file(path)
         self._kept.pop(key, None)
         return True
 
     async def exists(self, key: str) -> bool:
-        return bool(self.fs.isfile(_path(key)))
+        return _path(key) in self.fs.store
 
     async def keys(self, directory: str) -> list[str]:
         top = _path(directory) if directory else "/"
@@ -98,6 +106,44 @@ class MemoryBackend:
     async def close(self) -> None:
         self.fs.store.clear()
         self._kept.clear()
+
+    def _file(self, key: str) -> MemoryFile:
+        try:
+            file: MemoryFile = self.fs.store[_path(key)]
+        except KeyError:
+            raise FileNotFoundError(key) from None
+        return file
+
+    def _place(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str,
+        metadata: Mapping[str, str] | None,
+        overwrite: bool,
+    ) -> Written:
+        path = _path(key)
+        store = self.fs.store
+        if not overwrite and (path in store or self.fs.exists(path)):
+            raise AlreadyStoredError(key)
+        self._check_place(path)
+        file = MemoryFile(self.fs, path, data)  # shares `data`: BytesIO copies only on write
+        store[path] = file
+        etag = f'"{next(self._versions):x}"'
+        kept = dict(metadata) if metadata else {}
+        self._kept[key] = StoredFile(len(data), file.modified, etag, content_type, kept)
+        return Written(len(data), etag)
+
+    def _check_place(self, path: str) -> None:
+        """Refuse what fsspec's `open(path, "wb")` refuses: a directory, a file as parent."""
+        if path in self.fs.pseudo_dirs:
+            raise IsADirectoryError(path)
+        store = self.fs.store
+        parent = path.rfind("/")
+        while parent > 0:
+            if path[:parent] in store:
+                raise FileExistsError(path[:parent])
+            parent = path.rfind("/", 0, parent)
 
 
 def _path(key: str) -> str:

@@ -9,6 +9,7 @@ backslashes (a separator on Windows), NUL and other control characters, drive le
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import stat
@@ -38,10 +39,23 @@ def normalize_key(path: str) -> str:
     """Return the key `path` names, or refuse it.
 
     `a//b/./c` becomes `a/b/c`; a trailing `/` is refused (a file has a name).
+    Accepted keys are remembered (a bounded cache: the same keys come back again and
+    again); refusals are not, so every unsafe path is checked afresh.
 
     Raises:
         InvalidPathError: the path is unsafe or empty; the message names the rule.
     """
+    if type(path) is str:
+        return _cached_key(path)
+    return _normalize_key(path)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_key(path: str) -> str:
+    return _normalize_key(path)
+
+
+def _normalize_key(path: str) -> str:
     segments = _segments(path)
     if not segments or path.endswith("/"):
         raise InvalidPathError("a file path must name a file", details={"field": "path"})

@@ -53,6 +53,25 @@ class S3Backend:
         except FileExistsError as error:  # s3fs's translation of 412 Precondition Failed
             raise AlreadyStoredError(key) from error
 
+    async def write_bytes(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str] | None,
+        keep_type: bool,
+        overwrite: bool,
+    ) -> Written:
+        return await self.write(
+            key,
+            _single(data),
+            content_type=content_type,
+            metadata=metadata,
+            keep_type=keep_type,
+            overwrite=overwrite,
+        )
+
     async def _upload(self, fields: dict[str, Any], chunks: AsyncIterator[bytes]) -> Written:
         part = bytearray()
         async for chunk in chunks:
@@ -182,6 +201,10 @@ class S3Backend:
 
     def _root(self) -> str:
         return f"{self.prefix}/" if self.prefix else ""
+
+
+async def _single(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 async def _fill(chunks: AsyncIterator[bytes], part: bytearray) -> bytearray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import unquote, urlsplit
@@ -113,19 +113,36 @@ class FsspecStorage:
             StorageError: the backend failed.
         """
         key = normalize_key(path)
-        _check_metadata(metadata)
-        head, chunks = await _peek(data)
-        chosen = content_type or detect_content_type(key, head).mime_type
-        with self._translating("save", key):
-            written = await self._backend.write(
-                key,
-                chunks,
-                content_type=chosen,
-                metadata=metadata,
-                keep_type=content_type is not None,
-                overwrite=overwrite,
-            )
-        self._count(saves=1, bytes_written=written.size)
+        if metadata is not None:
+            _check_metadata(metadata)
+        keep_type = content_type is not None
+        whole = in_memory(data)
+        if whole is not None:  # the fast path: one backend call, the type sniffed in place
+            chosen = content_type or detect_content_type(key, whole).mime_type
+            with _Translating(self, "save", key):
+                written = await self._backend.write_bytes(
+                    key,
+                    whole,
+                    content_type=chosen,
+                    metadata=metadata,
+                    keep_type=keep_type,
+                    overwrite=overwrite,
+                )
+        else:
+            head, chunks = await _peek(data)
+            chosen = content_type or detect_content_type(key, head).mime_type
+            with _Translating(self, "save", key):
+                written = await self._backend.write(
+                    key,
+                    chunks,
+                    content_type=chosen,
+                    metadata=metadata,
+                    keep_type=keep_type,
+                    overwrite=overwrite,
+                )
+        counts = self._counts
+        counts["saves"] += 1
+        counts["bytes_written"] += written.size
         return FileSaveResult(key, written.size, chosen, written.etag)
 
     async def get_file(self, path: str) -> bytes:
@@ -135,9 +152,11 @@ class FsspecStorage:
             StorageNotFoundError: nothing is stored at `path`.
         """
         key = normalize_key(path)
-        with self._translating("read", key):
+        with _Translating(self, "read", key):
             data = await self._backend.read(key)
-        self._count(reads=1, bytes_read=len(data))
+        counts = self._counts
+        counts["reads"] += 1
+        counts["bytes_read"] += len(data)
         return data
 
     async def get_file_stream(
@@ -160,7 +179,7 @@ class FsspecStorage:
         """
         key = normalize_key(path)
         _check_range(start, end, chunk_size)
-        with self._translating("read", key):
+        with _Translating(self, "read", key):
             size = await self._backend.size(key)
         first = start or 0
         stop = size if end is None else min(end, size)
@@ -174,7 +193,7 @@ class FsspecStorage:
             StorageNotFoundError: nothing is stored at `path`.
         """
         key = normalize_key(path)
-        with self._translating("stat", key):
+        with _Translating(self, "stat", key):
             stored = await self._backend.stat(key)
         content_type = stored.content_type or detect_content_type(key).mime_type
         return FileMetadata(
@@ -184,7 +203,7 @@ class FsspecStorage:
     async def delete_file(self, path: str) -> bool:
         """Remove the file; True when it was there."""
         key = normalize_key(path)
-        with self._translating("delete", key):
+        with _Translating(self, "delete", key):
             deleted = await self._backend.delete(key)
         self._count(deletes=int(deleted))
         return deleted
@@ -192,7 +211,7 @@ class FsspecStorage:
     async def file_exists(self, path: str) -> bool:
         """True when a file is stored at `path`."""
         key = normalize_key(path)
-        with self._translating("stat", key):
+        with _Translating(self, "stat", key):
             return await self._backend.exists(key)
 
     async def list_files(self, directory: str = "", pattern: str | None = None) -> list[str]:
@@ -205,7 +224,7 @@ class FsspecStorage:
                 (`2024/*/report.pdf`, where `*` also matches `/`).
         """
         prefix = normalize_directory(directory)
-        with self._translating("list", prefix):
+        with _Translating(self, "list", prefix):
             keys = await self._backend.keys(prefix)
         if pattern is not None:
             keys = [key for key in keys if _matches(key, prefix, pattern)]
@@ -221,7 +240,7 @@ class FsspecStorage:
         seconds = DEFAULT_URL_EXPIRY if expires_in is None else expires_in
         if not seconds > 0:
             raise ValidationError("expires_in must be positive", details={"field": "expires_in"})
-        with self._translating("sign", key):
+        with _Translating(self, "sign", key):
             presigned = await self._backend.presign(key, seconds)
         return presigned if presigned is not None else self._signer.sign(key, seconds)
 
@@ -271,7 +290,7 @@ class FsspecStorage:
     ) -> AsyncIterator[bytes]:
         if first >= stop:
             return
-        with self._translating("read", key):
+        with _Translating(self, "read", key):
             async with contextlib.aclosing(
                 self._backend.stream(key, first, stop, chunk_size)
             ) as chunks:
@@ -279,29 +298,26 @@ class FsspecStorage:
                     self._counts["bytes_read"] += len(chunk)
                     yield chunk
 
-    @contextlib.contextmanager
-    def _translating(self, operation: str, key: str) -> Iterator[None]:
-        try:
-            yield
-        except _CallerError as wrapped:
+    def _failed(self, error: BaseException, operation: str, key: str) -> BaseException:
+        """What to raise for `error` (None: let it through as it is)."""
+        if isinstance(error, _CallerError):
             # The caller's own data failed: theirs to see as it was, not a storage error.
-            raise wrapped.error from wrapped.error.__cause__
-        except AppError:
-            raise
-        except FileNotFoundError as error:
+            return error.error
+        if isinstance(error, AppError) or not isinstance(error, Exception):
+            return error
+        translated = translate(error, operation, key)
+        if isinstance(error, FileNotFoundError):
             self._counts["not_found"] += 1
-            raise translate(error, operation, key) from error
-        except Exception as error:
-            self._counts["errors"] += 1
-            translated = translate(error, operation, key)
-            self._log().warning(
-                "storage operation failed",
-                operation=operation,
-                path=key,
-                error_type=type(error).__name__,
-                code=translated.code,
-            )
-            raise translated from error
+            return translated
+        self._counts["errors"] += 1
+        self._log().warning(
+            "storage operation failed",
+            operation=operation,
+            path=key,
+            error_type=type(error).__name__,
+            code=translated.code,
+        )
+        return translated
 
     def _count(self, **increments: int) -> None:
         for name, value in increments.items():
@@ -331,6 +347,39 @@ class LocalStorage(FsspecStorage):
 
     def __init__(self, root: str | os.PathLike[str], **options: Any) -> None:
         super().__init__("file://" + os.fspath(root), **options)
+
+
+class _Translating:
+    """`with _Translating(storage, operation, key):` turns backend errors into storage errors.
+
+    A class rather than a `contextmanager` generator: it is on every call's path, and
+    entering it costs an object, not a generator frame.
+    """
+
+    __slots__ = ("key", "operation", "storage")
+
+    def __init__(self, storage: FsspecStorage, operation: str, key: str) -> None:
+        self.storage = storage
+        self.operation = operation
+        self.key = key
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if error is None:
+            return
+        raised = self.storage._failed(error, self.operation, self.key)
+        if raised is error:
+            return
+        if isinstance(error, _CallerError):
+            raise raised from raised.__cause__
+        raise raised from error
 
 
 def _backend_for(url: str, options: dict[str, Any], durable: bool) -> Backend:
