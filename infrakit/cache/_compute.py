@@ -16,7 +16,14 @@ from infrakit.cache._rules import check_ttl, skips_storing
 if TYPE_CHECKING:
     from infrakit.log import Logger
 
-__all__ = ["check_policy", "check_timeout", "default_logger", "fill"]
+__all__ = [
+    "check_policy",
+    "check_timeout",
+    "default_logger",
+    "fill",
+    "fill_blocking",
+    "storing_ttl",
+]
 
 
 def check_policy(ttl: TtlPolicy) -> TtlPolicy:
@@ -44,15 +51,43 @@ async def fill(
     """Run `compute()`, then `store(result, ttl)` unless the result is not to be kept."""
     started = time.perf_counter()
     result = await compute()
-    if result is None and not cache_none:
-        return result
-    seconds = ttl
-    if callable(ttl):
-        seconds = _apply_policy(ttl, result, time.perf_counter() - started, logger)
-        if seconds is False:
-            return result
-    await store(result, seconds)  # type: ignore[arg-type]
+    seconds = storing_ttl(result, started, ttl=ttl, cache_none=cache_none, logger=logger)
+    if seconds is not False:
+        await store(result, seconds)
     return result
+
+
+def fill_blocking(
+    compute: Callable[[], Any],
+    store: Callable[[Any, float | None], object],
+    *,
+    ttl: TtlPolicy,
+    cache_none: bool,
+    logger: Callable[[], Logger],
+) -> Any:
+    """`fill` for the blocking caches of `infrakit.cache.sync`: the same decisions."""
+    started = time.perf_counter()
+    result = compute()
+    seconds = storing_ttl(result, started, ttl=ttl, cache_none=cache_none, logger=logger)
+    if seconds is not False:
+        store(result, seconds)
+    return result
+
+
+def storing_ttl(
+    result: Any,
+    started: float,
+    *,
+    ttl: TtlPolicy,
+    cache_none: bool,
+    logger: Callable[[], Logger],
+) -> float | bool | None:
+    """The TTL to store `result` with, or False when it is not to be kept."""
+    if result is None and not cache_none:
+        return False
+    if callable(ttl):
+        return _apply_policy(ttl, result, time.perf_counter() - started, logger)
+    return ttl
 
 
 def _apply_policy(

@@ -18,27 +18,17 @@ from infrakit.cache._single_flight import SingleFlight
 if TYPE_CHECKING:
     from infrakit.log import Logger
 
-__all__ = ["MemoryCache"]
+__all__ = ["MemoryCache", "MemoryCore"]
 
 T = TypeVar("T")
 D = TypeVar("D")
 
 
-class MemoryCache(Cache):
-    """An LRU-bounded in-process cache whose entries each carry their own TTL.
+class MemoryCore:
+    """The entries, TTLs and counters of a memory cache, shared by both forms.
 
-    Values are stored as they are (no copy, no serialisation): mutating a value you
-    got back mutates the cached one. Expired entries are dropped lazily by cachetools'
-    expiry heap on writes and reads, so there is no timer per key. Not thread-safe:
-    use it from one event loop.
-
-    Args:
-        max_size: entries kept before the least recently used one is evicted.
-        default_ttl: seconds an entry lives when `set` gets no `ttl`; None = forever.
-        clock: the monotonic timer expiry is measured on, in seconds
-            (`time.monotonic`); tests pass a fake one to expire entries without waiting.
-        logger: where a TTL policy's invalid answer is reported; defaults to
-            `get_logger("infrakit.cache")`.
+    `MemoryCache` here and `infrakit.cache.sync.MemoryCache` call these methods; the
+    blocking form holds a lock around each, the async form needs none (one event loop).
     """
 
     def __init__(
@@ -62,7 +52,6 @@ class MemoryCache(Cache):
         self._data: TLRUCache[str, Any] = TLRUCache(max_size, self._time_to_use, clock)
         self._hits = 0
         self._misses = 0
-        self._flight = SingleFlight()
 
     def __repr__(self) -> str:
         return f"MemoryCache(max_size={self.max_size}, default_ttl={self.default_ttl})"
@@ -70,6 +59,95 @@ class MemoryCache(Cache):
     def _time_to_use(self, key: str, value: Any, now: float) -> float:
         ttl = self._next_ttl
         return math.inf if ttl is None else now + ttl
+
+    def _read(self, key: str) -> Any:
+        """The value, or MISSING; counted as a hit or a miss."""
+        try:
+            value = self._data[key]  # one lookup on a hit
+        except KeyError:
+            self._misses += 1
+            return MISSING
+        self._hits += 1
+        return value
+
+    def _read_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for key in keys:
+            value = self._data.get(normalize_key(key), MISSING)
+            if value is MISSING:
+                self._misses += 1
+            else:
+                self._hits += 1
+                found[key] = value
+        return found
+
+    def _put_many(self, entries: Mapping[str, Any], ttl: float | None) -> bool:
+        ttl = check_ttl(ttl)
+        normalized = [(normalize_key(key), value) for key, value in entries.items()]
+        for key, value in normalized:
+            self._put(key, value, ttl)
+        return True
+
+    def _remove(self, key: str) -> bool:
+        return self._data.pop(normalize_key(key), MISSING) is not MISSING
+
+    def _remove_many(self, keys: Iterable[str]) -> bool:
+        stored = [normalize_key(key) for key in keys]
+        removed = [self._data.pop(key, MISSING) is not MISSING for key in stored]
+        return any(removed)
+
+    def _size(self) -> int:
+        self._data.expire()
+        return len(self._data)
+
+    def _stats(self, suppressed: int, timeouts: int) -> CacheStats:
+        """Counters and the number of live entries (expired ones are swept first)."""
+        size = self._size()
+        return CacheStats.of(self._hits, self._misses, size, suppressed, compute_timeouts=timeouts)
+
+    def _put(self, key: str, value: Any, ttl: float | None) -> None:
+        # The TTL travels to _time_to_use through an attribute: cachetools asks for it
+        # synchronously inside __setitem__, so nothing can interleave (the async form
+        # runs on one event loop, the blocking form holds its lock).
+        self._next_ttl = self.default_ttl if ttl is None else ttl
+        try:
+            self._data[key] = value
+        finally:
+            self._next_ttl = self.default_ttl
+
+    def _get_logger(self) -> Logger:
+        if self._logger is None:
+            self._logger = default_logger()
+        return self._logger
+
+
+class MemoryCache(MemoryCore, Cache):
+    """An LRU-bounded in-process cache whose entries each carry their own TTL.
+
+    Values are stored as they are (no copy, no serialisation): mutating a value you
+    got back mutates the cached one. Expired entries are dropped lazily by cachetools'
+    expiry heap on writes and reads, so there is no timer per key. Not thread-safe:
+    use it from one event loop (`infrakit.cache.sync.MemoryCache` is for threads).
+
+    Args:
+        max_size: entries kept before the least recently used one is evicted.
+        default_ttl: seconds an entry lives when `set` gets no `ttl`; None = forever.
+        clock: the monotonic timer expiry is measured on, in seconds
+            (`time.monotonic`); tests pass a fake one to expire entries without waiting.
+        logger: where a TTL policy's invalid answer is reported; defaults to
+            `get_logger("infrakit.cache")`.
+    """
+
+    def __init__(
+        self,
+        max_size: int = 10_000,
+        default_ttl: float | None = 300.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        logger: Logger | None = None,
+    ) -> None:
+        super().__init__(max_size, default_ttl, clock=clock, logger=logger)
+        self._flight = SingleFlight()
 
     @overload
     async def get(self, key: str) -> Any: ...
@@ -81,13 +159,8 @@ class MemoryCache(Cache):
     async def get(self, key: str, *, type: Any = None, default: Any = None) -> Any: ...
     async def get(self, key: str, *, type: Any = None, default: Any = None) -> Any:
         """Return the value, or `default` (None) when it is absent or expired."""
-        try:
-            value = self._data[normalize_key(key)]  # one lookup on a hit
-        except KeyError:
-            self._misses += 1
-            return default
-        self._hits += 1
-        return value
+        value = self._read(normalize_key(key))
+        return default if value is MISSING else value
 
     async def set(self, key: str, value: Any, ttl: float | None = None) -> bool:
         """Store `value` for `ttl` seconds (the default TTL when None)."""
@@ -96,7 +169,7 @@ class MemoryCache(Cache):
 
     async def delete(self, key: str) -> bool:
         """Remove the key; True when it was there."""
-        return self._data.pop(normalize_key(key), MISSING) is not MISSING
+        return self._remove(key)
 
     async def exists(self, key: str) -> bool:
         return normalize_key(key) in self._data
@@ -109,28 +182,14 @@ class MemoryCache(Cache):
     async def get_multiple(self, keys: Iterable[str], *, type: Any = None) -> dict[str, Any]: ...
     async def get_multiple(self, keys: Iterable[str], *, type: Any = None) -> dict[str, Any]:
         """Return the present keys only."""
-        found: dict[str, Any] = {}
-        for key in keys:
-            value = self._data.get(normalize_key(key), MISSING)
-            if value is MISSING:
-                self._misses += 1
-            else:
-                self._hits += 1
-                found[key] = value
-        return found
+        return self._read_many(keys)
 
     async def set_multiple(self, entries: Mapping[str, Any], ttl: float | None = None) -> bool:
-        ttl = check_ttl(ttl)
-        normalized = [(normalize_key(key), value) for key, value in entries.items()]
-        for key, value in normalized:
-            self._put(key, value, ttl)
-        return True
+        return self._put_many(entries, ttl)
 
     async def delete_multiple(self, keys: Iterable[str]) -> bool:
         """Remove the keys; True when at least one was there."""
-        stored = [normalize_key(key) for key in keys]
-        removed = [self._data.pop(key, MISSING) is not MISSING for key in stored]
-        return any(removed)
+        return self._remove_many(keys)
 
     async def clear(self) -> bool:
         self._data.clear()
@@ -148,12 +207,8 @@ class MemoryCache(Cache):
     ) -> T:
         """The cached value, or `compute()`'s result stored (see `Cache.get_or_set`)."""
         key = normalize_key(key)
-        try:
-            value = self._data[key]
-        except KeyError:
-            self._misses += 1
-        else:
-            self._hits += 1
+        value = self._read(key)
+        if value is not MISSING:
             return value  # type: ignore[no-any-return]
         ttl, compute_timeout = check_policy(ttl), check_timeout(compute_timeout)
 
@@ -170,19 +225,11 @@ class MemoryCache(Cache):
 
     def get_stats(self) -> CacheStats:
         """Counters and the number of live entries (expired ones are swept first)."""
-        self._data.expire()
-        return CacheStats.of(
-            self._hits,
-            self._misses,
-            len(self._data),
-            self._flight.suppressed,
-            compute_timeouts=self._flight.timeouts,
-        )
+        return self._stats(self._flight.suppressed, self._flight.timeouts)
 
     async def count(self) -> int:
         """The number of live entries (the same as `get_stats().size`)."""
-        self._data.expire()
-        return len(self._data)
+        return self._size()
 
     async def health(self) -> bool:
         """Always healthy: there is nothing to reach."""
@@ -190,17 +237,3 @@ class MemoryCache(Cache):
 
     async def close(self) -> None:
         """Nothing to release; present so every backend closes the same way."""
-
-    def _put(self, key: str, value: Any, ttl: float | None) -> None:
-        # The TTL travels to _time_to_use through an attribute: cachetools asks for it
-        # synchronously inside __setitem__, so no other coroutine can interleave.
-        self._next_ttl = self.default_ttl if ttl is None else ttl
-        try:
-            self._data[key] = value
-        finally:
-            self._next_ttl = self.default_ttl
-
-    def _get_logger(self) -> Logger:
-        if self._logger is None:
-            self._logger = default_logger()
-        return self._logger

@@ -101,7 +101,7 @@ class RedisCache(Cache):
         self._owns_client = isinstance(url_or_client, str)
         if isinstance(url_or_client, str):
             self.url: str | None = register_dsn(url_or_client)
-            self._client: Redis = connect(url_or_client, client_name, retries)
+            self._client: Redis = self._connect(url_or_client, client_name, retries)
         else:
             self.url, self._client = None, url_or_client
         self.prefix = prefix
@@ -118,6 +118,10 @@ class RedisCache(Cache):
             reset_after=_required(check_ttl(reset_after, "reset_after"), "reset_after"),
             on_change=self._circuit_changed,
         )
+
+    def _connect(self, url: str, client_name: str, retries: int) -> Any:
+        """The client this cache owns, from its URL (the blocking form makes its own)."""
+        return connect(url, client_name, retries)
 
     def __repr__(self) -> str:
         return f"RedisCache({self.url!r}, prefix={self.prefix!r}, default_ttl={self.default_ttl})"
@@ -311,8 +315,7 @@ class RedisCache(Cache):
         per probe.
         """
         try:
-            async with asyncio.timeout(self.timeout):
-                await self._client.ping()
+            await self._ping()
         except _FAILURES as error:
             self._errors += 1
             self._circuit.failed()
@@ -328,6 +331,14 @@ class RedisCache(Cache):
             await self._client.aclose()
 
     # -- commands, through the circuit breaker and the timeout -----------------
+    # The I/O seams: the blocking form (`infrakit.cache.sync`) overrides these alone.
+
+    async def _ping(self) -> None:
+        async with asyncio.timeout(self.timeout):
+            await self._client.ping()
+
+    async def _pause(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
     async def _command(
         self,
@@ -351,18 +362,29 @@ class RedisCache(Cache):
         return result
 
     async def _get_with_ttl(self, keys: list[str]) -> list[Any]:
-        async with self._client.pipeline(transaction=False) as pipeline:
-            for key in keys:
-                pipeline.get(self.prefix + key)
-                pipeline.pttl(self.prefix + key)
-            return await pipeline.execute()
+        replies: list[Any] = await self._pipelined(self._queue_get_with_ttl, keys)
+        return replies
 
     async def _set_all(self, encoded: list[tuple[str, bytes]], milliseconds: int | None) -> bool:
-        async with self._client.pipeline(transaction=False) as pipeline:
-            for name, data in encoded:
-                pipeline.set(name, data, px=milliseconds)
-            await pipeline.execute()
+        await self._pipelined(self._queue_set_all, encoded, milliseconds)
         return True
+
+    async def _pipelined(self, queue: Callable[..., None], *args: Any) -> Any:
+        """Queue commands with `queue(pipeline, *args)`, then send them in one round trip."""
+        async with self._client.pipeline(transaction=False) as pipeline:
+            queue(pipeline, *args)
+            return await pipeline.execute()
+
+    def _queue_get_with_ttl(self, pipeline: Any, keys: list[str]) -> None:
+        for key in keys:
+            pipeline.get(self.prefix + key)
+            pipeline.pttl(self.prefix + key)
+
+    def _queue_set_all(
+        self, pipeline: Any, encoded: list[tuple[str, bytes]], milliseconds: int | None
+    ) -> None:
+        for name, data in encoded:
+            pipeline.set(name, data, px=milliseconds)
 
     async def _scan(
         self,
@@ -372,10 +394,7 @@ class RedisCache(Cache):
         """Walk the prefix's keys in batches: `act` on each batch, or count them."""
         counted, cursor = 0, 0
         while True:
-            reply: tuple[int, list[Any]] = await self._client.scan(
-                cursor, match=self._pattern(), count=500
-            )
-            cursor, names = reply
+            cursor, names = await self._scan_page(cursor)
             if skip is not None:
                 names = [name for name in names if not name.startswith(skip)]
             counted += len(names)
@@ -383,6 +402,12 @@ class RedisCache(Cache):
                 await act(names)
             if cursor == 0:
                 return True if act is not None else counted
+
+    async def _scan_page(self, cursor: int) -> tuple[int, list[Any]]:
+        reply: tuple[int, list[Any]] = await self._client.scan(
+            cursor, match=self._pattern(), count=500
+        )
+        return reply
 
     async def _unlink_batch(self, names: list[bytes]) -> None:
         await self._client.unlink(*names)
@@ -426,7 +451,7 @@ class RedisCache(Cache):
         """Poll until the holder stored the value, the lock went, or `deadline` passed."""
         interval = 0.005
         while time.monotonic() < deadline:
-            await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+            await self._pause(min(interval, max(0.0, deadline - time.monotonic())))
             interval = min(interval * 2, 0.1)
             names = [self.prefix + key, lock_key]
             replies = await self._command("lock", key, None, self._client.mget, names)
