@@ -18,7 +18,7 @@ from infrakit.cache._compute import check_policy, check_timeout
 from infrakit.cache._keys import default_key_builder
 from infrakit.cache._protocol import Cache, Memoized, TtlPolicy
 
-__all__ = ["MISSING", "memoize"]
+__all__ = ["MISSING", "Options", "memoize", "options_of", "wrap_blocking"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -81,7 +81,7 @@ def memoize(
     """
     if not isinstance(cache, Cache):
         raise TypeError(f"memoize needs a Cache, got {builtins.type(cache).__name__}")
-    options = _Options(check_policy(ttl), key_fn, cache_none, type, check_timeout(timeout))
+    options = options_of(ttl, key_fn, cache_none, type, timeout)
 
     def decorate(function: Callable[P, Awaitable[R]]) -> Memoized[P, R]:
         return _wrap(function, cache, options)
@@ -89,7 +89,9 @@ def memoize(
     return decorate if fn is None else decorate(fn)
 
 
-class _Options(typing.NamedTuple):
+class Options(typing.NamedTuple):
+    """memoize's checked options, the same for the async and the blocking form."""
+
     ttl: TtlPolicy
     key_fn: Callable[..., str] | None
     cache_none: bool
@@ -97,7 +99,65 @@ class _Options(typing.NamedTuple):
     timeout: float | None
 
 
-def _wrap(fn: Callable[P, Awaitable[R]], cache: Cache, options: _Options) -> Memoized[P, R]:
+def options_of(
+    ttl: TtlPolicy,
+    key_fn: Callable[..., str] | None,
+    cache_none: bool,
+    type: Any,
+    timeout: float | None,
+) -> Options:
+    """Check a static TTL and the timeout at decoration time."""
+    return Options(check_policy(ttl), key_fn, cache_none, type, check_timeout(timeout))
+
+
+class _Keys:
+    """The key of one memoised function's call, and its return type read once, late."""
+
+    __slots__ = ("_default", "_fn", "_key_fn", "_type")
+
+    def __init__(self, fn: Callable[..., Any], options: Options) -> None:
+        self._fn = fn
+        self._default = default_key_builder(fn)
+        self._key_fn = options.key_fn
+        self._type = [options.type, options.type is not None]  # [type, resolved]
+
+    def key_for(self, *args: Any, **kwargs: Any) -> str:
+        if self._key_fn is None:
+            return self._default(args, kwargs)
+        return self._key_fn(*args, **kwargs)
+
+    def value_type(self) -> Any:
+        if not self._type[1]:
+            self._type[:] = [_return_type(self._fn), True]
+        return self._type[0]
+
+
+def wrap_blocking(fn: Callable[P, R], cache: Any, options: Options) -> Any:
+    """The blocking form's wrapper: `cache.get_or_set` of `infrakit.cache.sync` on a miss."""
+    if inspect.iscoroutinefunction(fn):
+        raise TypeError(f"infrakit.cache.sync memoizes plain functions, got {fn!r}")
+    keys, get_or_set = _Keys(fn, options), cache.get_or_set
+
+    def invalidate(*args: P.args, **kwargs: P.kwargs) -> bool:
+        return bool(cache.delete(keys.key_for(*args, **kwargs)))
+
+    @functools.wraps(fn)
+    def memoized(*args: P.args, **kwargs: P.kwargs) -> R:
+        return get_or_set(  # type: ignore[no-any-return]
+            keys.key_for(*args, **kwargs),
+            lambda: fn(*args, **kwargs),
+            ttl=options.ttl,
+            type=keys.value_type(),
+            cache_none=options.cache_none,
+            compute_timeout=options.timeout,
+        )
+
+    memoized.invalidate = invalidate  # type: ignore[attr-defined]
+    memoized.key_for = keys.key_for  # type: ignore[attr-defined]
+    return memoized
+
+
+def _wrap(fn: Callable[P, Awaitable[R]], cache: Cache, options: Options) -> Memoized[P, R]:
     """An `async def` wrapper (a real coroutine function), carrying `invalidate`/`key_for`."""
     if not inspect.iscoroutinefunction(fn):
         raise TypeError(f"memoize needs an async function, got {fn!r}")

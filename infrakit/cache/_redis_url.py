@@ -10,7 +10,7 @@ with its own `asyncio.timeout` (redis-py's socket timeout wraps every send in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from infrakit._internal.secrets import mask_dsn
@@ -19,7 +19,7 @@ from infrakit.errors import ConfigurationError, import_optional
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["URL_OPTIONS", "connect"]
+__all__ = ["URL_OPTIONS", "connect", "connect_blocking"]
 
 _redis = import_optional("redis.asyncio", extra="redis")
 _connection = import_optional("redis.asyncio.connection", extra="redis")
@@ -54,23 +54,45 @@ def connect(url: str, client_name: str, retries: int) -> Redis:
         ConfigurationError: an unknown query option, a value redis-py cannot parse, or
             a malformed URL; the message names the option and shows the URL masked.
     """
+    client: Redis = _from_url(_redis, _retry.Retry, url, client_name, retries, None)
+    return client
+
+
+def connect_blocking(url: str, client_name: str, retries: int, timeout: float | None) -> Any:
+    """`connect` for redis-py's blocking client (`infrakit.cache.sync`).
+
+    A blocking socket's timeout costs nothing per call, so `timeout` bounds each
+    command there, where the async cache uses its own `asyncio.timeout`.
+    """
+    blocking = import_optional("redis", extra="redis")
+    retry = import_optional("redis.retry", extra="redis")
+    return _from_url(blocking, retry.Retry, url, client_name, retries, timeout)
+
+
+def _from_url(
+    module: Any,
+    retry_class: Any,
+    url: str,
+    client_name: str,
+    retries: int,
+    timeout: float | None,
+) -> Any:
     _check_options(url)
-    retry = _retry.Retry(_backoff.ExponentialBackoff(cap=0.5, base=0.01), retries)
+    retry = retry_class(_backoff.ExponentialBackoff(cap=0.5, base=0.01), retries)
     try:
-        client: Redis = _redis.Redis.from_url(
+        return module.Redis.from_url(
             url,
             client_name=client_name,
             retry=retry,
-            retry_on_error=[_redis.ConnectionError, _redis.TimeoutError],
-            socket_timeout=None,
-            socket_connect_timeout=None,
+            retry_on_error=[module.ConnectionError, module.TimeoutError],
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
         )
     except (ValueError, TypeError) as error:
         raise ConfigurationError(
             f"CACHE_URL is not a valid Redis URL ({mask_dsn(str(error))}): {mask_dsn(url)}",
             details={"url": mask_dsn(url)},
         ) from error
-    return client
 
 
 def _check_options(url: str) -> None:

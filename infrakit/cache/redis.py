@@ -419,7 +419,9 @@ class RedisCache(Cache):
     ) -> Any:
         lock_key, token = self._lock_prefix + key, secrets.token_hex(16)
         deadline = time.monotonic() + wait
-        lifetime = self._milliseconds(self.lock_timeout)
+        # A computation past its compute_timeout is abandoned (cancelled here, left to
+        # finish on its thread in the blocking form): its lock must not outlive it.
+        lifetime = self._milliseconds(wait)
         while True:
             acquired = await self._command(
                 "lock", key, MISSING, self._client.set, lock_key, token, nx=True, px=lifetime

@@ -10,12 +10,15 @@ from typing import Any
 import pytest
 
 from infrakit.cache import Cache, MemoryCache
+from tests.cache.sync_view import AsyncCacheView
 from tests.recording import RecordingLogger
 
 BACKENDS = [
     "memory",
     pytest.param("redis", marks=pytest.mark.redis),
     pytest.param("tiered", marks=pytest.mark.redis),
+    "sync-memory",  # infrakit.cache.sync, seen through AsyncCacheView (threads)
+    pytest.param("sync-redis", marks=pytest.mark.redis),
 ]
 CLIENT_NAME = "infrakit-cache-tests"
 CLOSED_PORT_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1: refused at once
@@ -104,7 +107,9 @@ async def kill_connections(admin: Any, *, subscribers_only: bool = False) -> int
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
     """A fresh, empty cache of each backend, its keys deleted afterwards."""
     logger = RecordingLogger()
-    if request.param == "memory":
+    if request.param.startswith("sync-"):
+        chosen = _sync_backend(request, logger)
+    elif request.param == "memory":
         clock = FakeClock()
         created = MemoryCache(max_size=1000, default_ttl=60, clock=clock, logger=logger)
         chosen = Backend("memory", created, logger, clock)
@@ -118,6 +123,21 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
         yield chosen
     finally:
         await dispose(chosen.cache)
+
+
+def _sync_backend(request: pytest.FixtureRequest, logger: RecordingLogger) -> Backend:
+    from infrakit.cache import sync
+
+    loop = asyncio.get_running_loop()
+    if request.param == "sync-memory":
+        clock = FakeClock()
+        memory = sync.MemoryCache(max_size=1000, default_ttl=60, clock=clock, logger=logger)
+        return Backend(request.param, AsyncCacheView(memory, loop), logger, clock)
+    url = request.getfixturevalue("redis_url")
+    redis = sync.RedisCache(
+        url, prefix=unique_prefix(), client_name=CLIENT_NAME, default_ttl=60, logger=logger
+    )
+    return Backend(request.param, AsyncCacheView(redis, loop), logger)
 
 
 @pytest.fixture
