@@ -14,7 +14,7 @@ from infrakit.streams._protocol import DEFAULT_CHUNK_SIZE, Source
 if TYPE_CHECKING:
     from infrakit.storage import StorageProvider
 
-__all__ = ["create_read_stream", "is_url"]
+__all__ = ["check_chunk_size", "create_read_stream", "is_url", "local_path"]
 
 
 def create_read_stream(
@@ -159,9 +159,13 @@ async def _sliced(
             await closing()
 
 
-def _check(chunk_size: int, start: int | None, end: int | None) -> None:
+def check_chunk_size(chunk_size: int) -> None:
     if chunk_size < 1:
         raise ValidationError("chunk_size must be at least 1", details={"field": "chunk_size"})
+
+
+def _check(chunk_size: int, start: int | None, end: int | None) -> None:
+    check_chunk_size(chunk_size)
     if start is not None and start < 0:
         raise ValidationError("start may not be negative", details={"field": "start"})
     if end is not None and end < (start or 0):

@@ -25,7 +25,7 @@ from infrakit.streams._read import is_url, local_path
 if TYPE_CHECKING:
     from infrakit.storage import StorageProvider
 
-__all__ = ["create_write_stream"]
+__all__ = ["create_write_stream", "temporary_beside"]
 
 
 def create_write_stream(
@@ -112,10 +112,7 @@ class _PathSink(_Sink):
 
     def __init__(self, path: str) -> None:
         self.path = path
-        directory = os.path.dirname(os.path.abspath(path))
-        self.temporary = os.path.join(
-            directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp"
-        )
+        self.temporary = temporary_beside(path)
         self._file: IO[bytes] | None = None
         self._in_flight: asyncio.Future[Any] | None = None
 
@@ -176,6 +173,12 @@ class _UrlSink(_Sink):
         import fsspec
 
         return fsspec.open(self.url, "wb").open()
+
+
+def temporary_beside(path: str) -> str:
+    """A temporary file name in `path`'s directory (so the rename stays on one filesystem)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    return os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
 
 
 def _discard_url_file(file: Any, url: str) -> None:

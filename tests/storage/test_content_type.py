@@ -109,3 +109,19 @@ def test_the_signature_index_agrees_with_puremagic() -> None:
         fast, public = _signatures().mime_types(head), _public_sniff(head)
         assert set(fast) == set(public)
         assert fast[:1] == public[:1]
+
+
+def test_the_name_cache_agrees_with_mimetypes() -> None:
+    """Types by name are cached by the last two suffixes: the same answers as `mimetypes`."""
+    import itertools
+    import mimetypes
+
+    from infrakit.storage._content_type import _type_by_name
+
+    suffixes = [""] + list(mimetypes.types_map)[::5] + list(mimetypes.encodings_map)
+    suffixes += list(mimetypes.suffix_map)
+    names = ["README", ".bashrc", "dir/.hidden.png", "a.", "x/y.z/w", "data:text/plain,x"]
+    for first, second in itertools.product(suffixes, suffixes):
+        names += [f"report{first}{second}", f"dir.d/file{first.upper()}{second}"]
+    for name in names:
+        assert _type_by_name(name) == mimetypes.guess_type(name, strict=False)[0], name

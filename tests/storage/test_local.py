@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from infrakit.storage import FsspecStorage, LocalStorage, StorageError
+from infrakit.storage import (
+    FsspecStorage,
+    LocalStorage,
+    StorageError,
+    StorageNotFoundError,
+    _local,
+)
 from infrakit.storage._translate import translate
 from tests.recording import RecordingLogger
 
@@ -127,3 +133,58 @@ async def test_sidecars_are_not_listed(tmp_path: Path) -> None:
     assert (tmp_path / ".infrakit-meta" / "a.txt.json").exists()
     await storage.delete_file("a.txt")
     assert not (tmp_path / ".infrakit-meta" / "a.txt.json").exists()
+
+
+async def test_a_file_cannot_be_the_parent_of_another(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    await storage.save_file("a", b"file")
+    with pytest.raises(StorageError):
+        await storage.save_file("a/b.txt", b"below a file")
+    assert await storage.list_files() == ["a"]
+    assert leftovers(tmp_path) == []
+
+
+async def test_a_directory_is_not_a_file(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    await storage.save_file("folder/x.txt", b"1")
+    with pytest.raises(StorageNotFoundError):
+        await storage.get_file("folder")
+
+
+async def test_saves_create_missing_directories_in_one_go(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path, durable=False)
+    result = await storage.save_file("deep/er/still/x.txt", b"text")
+    assert result.size == 4
+    assert (tmp_path / "deep" / "er" / "still" / "x.txt").read_bytes() == b"text"
+
+
+def test_a_taken_temporary_name_gets_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = tmp_path / "taken"
+    taken.write_bytes(b"someone else's")
+    names = iter(["taken", "taken", "free"])
+    monkeypatch.setattr(_local, "_temporary_name", lambda: next(names))
+    temporary, descriptor = _local._create_temporary(str(tmp_path / "target"))
+    os.close(descriptor)
+    assert temporary == str(tmp_path / "free")
+    assert taken.read_bytes() == b"someone else's"
+
+
+def test_a_file_that_grew_after_its_size_was_taken_is_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "growing.bin"
+    path.write_bytes(b"x" * 10_000)
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        assert _local._read_all(descriptor, 100) == b"x" * 10_000
+    finally:
+        os.close(descriptor)
+
+
+async def test_empty_and_large_reads(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    large = os.urandom(3 * 1024 * 1024 + 7)
+    await storage.save_file("empty", b"")
+    await storage.save_file("large", large)
+    assert await storage.get_file("empty") == b""
+    assert await storage.get_file("large") == large

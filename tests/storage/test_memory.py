@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import fsspec
+import pytest
 
-from infrakit.storage import FsspecStorage
+from infrakit.storage import FsspecStorage, StorageError, StorageFileExistsError
 
 
 async def test_two_memory_storages_do_not_share_files() -> None:
@@ -26,3 +27,28 @@ async def test_close_empties_the_store() -> None:
     await storage.save_file("a", b"1")
     await storage.close()
     assert not await storage.file_exists("a")
+
+
+async def test_a_saved_buffer_is_copied_and_reads_share_the_stored_bytes() -> None:
+    storage = FsspecStorage("memory://")
+    buffer = bytearray(b"original")
+    await storage.save_file("a.bin", buffer)
+    buffer[:] = b"changed!"
+    first, second = await storage.get_file("a.bin"), await storage.get_file("a.bin")
+    assert first == b"original"
+    assert first is second  # the fast path hands back the stored (immutable) bytes
+
+
+async def test_a_file_cannot_be_the_parent_of_another() -> None:
+    storage = FsspecStorage("memory://")
+    await storage.save_file("a", b"file")
+    with pytest.raises(StorageError):
+        await storage.save_file("a/b.txt", b"below a file")
+    assert await storage.list_files() == ["a"]
+
+
+async def test_overwrite_false_refuses_a_directory_name() -> None:
+    storage = FsspecStorage("memory://")
+    await storage.save_file("folder/x.txt", b"1")
+    with pytest.raises(StorageFileExistsError):
+        await storage.save_file("folder", b"2", overwrite=False)

@@ -151,3 +151,20 @@ async def test_a_symlink_inside_the_root_is_followed(tmp_path: Path) -> None:
     os.symlink(root / "real", root / "alias")
     storage = LocalStorage(root)
     assert await storage.get_file("alias/a.txt") == b"a"
+
+
+def test_refusals_are_never_remembered() -> None:
+    """Accepted keys are cached; an unsafe path is refused every time it is asked."""
+    for _ in range(3):
+        with pytest.raises(InvalidPathError):
+            normalize_key("../escape")
+    assert normalize_key("a//b") == normalize_key("a//b") == "a/b"
+
+
+def test_string_subclasses_are_checked_too() -> None:
+    class Text(str):
+        pass
+
+    assert normalize_key(Text("a/./b")) == "a/b"
+    with pytest.raises(InvalidPathError):
+        normalize_key(Text("../x"))

@@ -6,7 +6,8 @@ import asyncio
 import gzip
 import hashlib
 import io
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import fsspec
@@ -224,3 +225,58 @@ async def test_a_missing_path_raises_on_iteration(tmp_path: Path) -> None:
     stream = create_read_stream(tmp_path / "missing.bin")
     with pytest.raises(FileNotFoundError):
         await anext(stream)
+
+
+async def test_a_file_copy_takes_the_one_thread_path(tmp_path: Path) -> None:
+    (tmp_path / "in.bin").write_bytes(DATA)
+    (tmp_path / "out.bin").write_bytes(b"old")
+    stats = await process_stream(f"file://{tmp_path}/in.bin", f"file://{tmp_path}/out.bin")
+    assert (stats.bytes_read, stats.bytes_written) == (len(DATA), len(DATA))
+    assert (tmp_path / "out.bin").read_bytes() == DATA
+    assert names(tmp_path) == ["in.bin", "out.bin"]
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    assert (await process_stream(empty, tmp_path / "copy.bin")).bytes_written == 0
+    assert (tmp_path / "copy.bin").read_bytes() == b""
+
+
+async def test_a_file_copy_from_a_missing_path_leaves_nothing(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        await process_stream(tmp_path / "missing.bin", tmp_path / "out.bin")
+    with pytest.raises(ValidationError):
+        await process_stream(tmp_path / "missing.bin", tmp_path / "out.bin", chunk_size=0)
+    assert names(tmp_path) == []
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    for _ in range(10_000):  # a bounded poll, never a fixed sleep
+        if condition():
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError("the condition was never met")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes (POSIX)")
+async def test_a_cancelled_file_copy_keeps_the_old_file(tmp_path: Path) -> None:
+    """A pipe as the source: the copy (in its fallback loop) waits for data we control."""
+    source, target = tmp_path / "pipe", tmp_path / "out.bin"
+    os.mkfifo(source)
+    target.write_bytes(b"old")
+    task = asyncio.create_task(process_stream(source, target, chunk_size=4096))
+    writer = await asyncio.to_thread(open, source, "wb", buffering=0)  # opens once the copy does
+    try:
+        writer.write(b"x" * 4096)
+
+        def partial() -> bool:
+            return any(path.suffix == ".tmp" and path.stat().st_size for path in tmp_path.iterdir())
+
+        await wait_until(partial)
+        task.cancel()
+        await asyncio.sleep(0)  # the cancellation reaches the copy (it sets the stop flag)
+        writer.close()  # wakes the copy thread at the end of the data: it sees the request
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        writer.close()
+    assert target.read_bytes() == b"old"
+    assert names(tmp_path) == ["out.bin", "pipe"]
