@@ -286,17 +286,23 @@ class TieredCache(Cache):
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the listener must not die: log, back off, retry
-                self._get_logger().warning(
-                    "cache invalidation listener stopped; restarting",
-                    channel=self.channel,
-                    error=type(error).__name__,
-                    retry_in=pause,
-                )
-            self._listener_restarts += 1
+                self._listener_failed(error, pause)
             clear_first = True  # announcements may have been missed meanwhile
-            self._first_attempt.set()
+            self._restarting()
             await asyncio.sleep(pause)
             pause = min(pause * 2, 10.0)
+
+    def _listener_failed(self, error: Exception, pause: float) -> None:
+        self._get_logger().warning(
+            "cache invalidation listener stopped; restarting",
+            channel=self.channel,
+            error=type(error).__name__,
+            retry_in=pause,
+        )
+
+    def _restarting(self) -> None:
+        self._listener_restarts += 1
+        self._first_attempt.set()
 
     async def _listen_once(self, clear_first: bool) -> bool:
         """One subscription until it ends; True when it was established."""

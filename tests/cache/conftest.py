@@ -19,6 +19,7 @@ BACKENDS = [
     pytest.param("tiered", marks=pytest.mark.redis),
     "sync-memory",  # infrakit.cache.sync, seen through AsyncCacheView (threads)
     pytest.param("sync-redis", marks=pytest.mark.redis),
+    pytest.param("sync-tiered", marks=pytest.mark.redis),
 ]
 CLIENT_NAME = "infrakit-cache-tests"
 CLOSED_PORT_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1: refused at once
@@ -137,6 +138,10 @@ def _sync_backend(request: pytest.FixtureRequest, logger: RecordingLogger) -> Ba
     redis = sync.RedisCache(
         url, prefix=unique_prefix(), client_name=CLIENT_NAME, default_ttl=60, logger=logger
     )
+    if request.param == "sync-tiered":
+        memory = sync.MemoryCache(default_ttl=60)
+        tiered = sync.TieredCache(memory, redis, logger=logger)
+        return Backend(request.param, AsyncCacheView(tiered, loop), logger)
     return Backend(request.param, AsyncCacheView(redis, loop), logger)
 
 
