@@ -35,6 +35,9 @@ class _AsgiTransport:
     async def send(self, text: str) -> None:
         await self._send({"type": "websocket.send", "text": text})
 
+    def abort(self) -> None:
+        self._closed = True  # ASGI offers no abort; the server's own timeouts end it
+
     async def close(self, code: int, reason: str) -> None:
         if not self._closed:
             self._closed = True

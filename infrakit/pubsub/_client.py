@@ -34,6 +34,10 @@ class Transport(Protocol):
 
     async def close(self, code: int, reason: str) -> None: ...
 
+    def abort(self) -> None:
+        """Drop the connection at once (a close that could not be sent in time)."""
+        ...
+
 
 class TokenBucket:
     """`rate` commands a second on average, `burst` at once."""

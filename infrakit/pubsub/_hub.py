@@ -59,6 +59,9 @@ class PubSubService:
         ack_retries: resends of an unacknowledged message within the timeout.
         presence_ttl: seconds a node's presence lease lasts without a heartbeat.
         ping_interval, ping_timeout: keepalive of the websockets transport.
+        compression: `"deflate"` turns on permessage-deflate in `serve()`; off by
+            default, because each connection then compresses every message itself
+            (and keeps about 64 KiB of zlib state), which undoes one-encode fan-out.
         node_id: this node's name on the backplane (random by default).
         logger: defaults to `get_logger("infrakit.pubsub")`.
     """
@@ -83,6 +86,7 @@ class PubSubService:
         presence_ttl: float = 15.0,
         ping_interval: float | None = 20.0,
         ping_timeout: float | None = 20.0,
+        compression: str | None = None,
         node_id: str | None = None,
         logger: Logger | None = None,
     ) -> None:
@@ -102,6 +106,7 @@ class PubSubService:
         self.max_errors, self.ack_timeout, self.ack_retries = max_errors, ack_timeout, ack_retries
         self.presence_ttl = presence_ttl
         self.ping_interval, self.ping_timeout = ping_interval, ping_timeout
+        self.compression = compression
         self.node_id = node_id or uuid.uuid4().hex[:12]
         self._logger = logger
         self._clients: dict[str, Client] = {}
@@ -489,10 +494,13 @@ class PubSubService:
             self._dropped += 1
 
     async def _close_client(self, client: Client, code: int, reason: str) -> None:
+        """Close with `code`; a peer that does not take the close frame in 2 s is dropped."""
         client.closed = True
-        with contextlib.suppress(Exception):
+        try:
             async with asyncio.timeout(2.0):
                 await client.transport.close(code, reason)
+        except Exception:
+            client.transport.abort()
 
     def _attach_user(self, client: Client, user: User) -> None:
         if client.user is not None:

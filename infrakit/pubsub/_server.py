@@ -45,6 +45,9 @@ class WebsocketsTransport:
     async def close(self, code: int, reason: str) -> None:
         await self.connection.close(code, reason)
 
+    def abort(self) -> None:
+        self.connection.transport.abort()
+
 
 def token_from(authorization: str | None, subprotocols: Sequence[str]) -> str | None:
     """The bearer token of a connect request, from the header or the subprotocols."""
@@ -100,5 +103,6 @@ async def serve(hub: PubSubService, host: str, port: int) -> Server:
         ping_timeout=hub.ping_timeout,
         select_subprotocol=_select,
         close_timeout=2.0,
+        compression=hub.compression,
     )
     return server
