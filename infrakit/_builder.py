@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from infrakit.db import Database, DatabaseSettings
     from infrakit.jobs import JobQueue
     from infrakit.media import MediaProcessor
+    from infrakit.pubsub import PubSubService
     from infrakit.storage import StorageProvider
 
 __all__ = ["Infra", "InfraBuilder"]
@@ -306,6 +307,57 @@ class InfraBuilder:
 
         return self._add(Component("jobs", JobQueue, create, start=start, stop=stop))
 
+    def with_pubsub(
+        self,
+        service: PubSubService | None = None,
+        *,
+        backplane: Literal["memory", "redis", "postgres"] | None = None,
+        database: Database | None = None,
+        port: int | None = None,
+    ) -> Self:
+        """Add a `PubSubService`: `PUBSUB_BACKPLANE` (or `backplane`) picks its backplane.
+
+        `memory` (the default) serves one process; `redis` uses `PUBSUB_REDIS_URL`
+        (else `REDIS_URL`); `postgres` uses `database`, else a pool of its own from the
+        `DATABASE_*` settings. With `port` (or `PUBSUB_PORT`) Infra also serves it on
+        `PUBSUB_HOST` (`127.0.0.1`) when it starts; it closes it (bounded) on close.
+        """
+        from infrakit.pubsub import PubSubService
+
+        owned: dict[str, Any] = {}
+
+        def create(config: ConfigReader, logger: Logger) -> PubSubService:
+            owned["port"] = port if port is not None else config.get_int("PUBSUB_PORT", None)
+            owned["host"] = config.get_str("PUBSUB_HOST", "127.0.0.1")
+            if service is not None:
+                return service
+            chosen = backplane or config.get_str("PUBSUB_BACKPLANE", "memory")
+            plane = _pubsub_backplane(chosen, config, logger, database, owned)
+            return PubSubService(backplane=plane, logger=logger.child("pubsub"))
+
+        async def start(hub: PubSubService) -> None:
+            if "database" in owned:
+                await owned["database"].open()
+            await hub.start()
+            if owned["port"] is not None:
+                await hub.serve(owned["host"], owned["port"])
+
+        async def stop(hub: PubSubService) -> None:
+            await hub.close()
+            if "database" in owned:
+                await owned["database"].close()
+
+        return self._add(
+            Component(
+                "pubsub",
+                PubSubService,
+                create,
+                start=start,
+                stop=stop,
+                health=lambda hub: hub.health(),
+            )
+        )
+
     def with_component(
         self,
         name: str,
@@ -420,6 +472,11 @@ class Infra:
     def media(self) -> MediaProcessor:
         """The `MediaProcessor` added with `with_media()`."""
         return self.component("media")  # type: ignore[no-any-return]
+
+    @property
+    def pubsub(self) -> PubSubService:
+        """The `PubSubService` added with `with_pubsub()`."""
+        return self.component("pubsub")  # type: ignore[no-any-return]
 
     def component(self, name: str) -> Any:
         """The component added under `name`.
@@ -569,4 +626,41 @@ def _job_storage(
         return PostgresJobStorage(database, schema=schema, logger=logger.child("jobs"))
     raise ConfigurationError(
         "JOBS_BACKEND must be 'memory', 'sqlite' or 'postgres'", details={"key": "JOBS_BACKEND"}
+    )
+
+
+def _pubsub_backplane(
+    backplane: str,
+    config: ConfigReader,
+    logger: Logger,
+    database: Database | None,
+    owned: dict[str, Any],
+) -> Any:
+    """The backplane `PUBSUB_BACKPLANE` names; a pool it opens itself goes in `owned`."""
+    from infrakit.pubsub import MemoryBackplane
+
+    if backplane == "memory":
+        return MemoryBackplane()
+    if backplane == "redis":
+        from infrakit.pubsub.redis import RedisBackplane
+
+        url = config.get_str("PUBSUB_REDIS_URL", "") or config.get_str("REDIS_URL", "")
+        if not url:
+            raise ConfigurationError(
+                "PUBSUB_BACKPLANE=redis needs PUBSUB_REDIS_URL (or REDIS_URL)",
+                details={"key": "PUBSUB_REDIS_URL"},
+            )
+        return RedisBackplane(url, logger=logger.child("pubsub"))
+    if backplane == "postgres":
+        if database is None:
+            from infrakit.db import Database, DatabaseSettings
+
+            database = Database(DatabaseSettings.from_config(config), logger=logger.child("db"))
+            owned["database"] = database
+        from infrakit.pubsub.postgres import PostgresBackplane
+
+        return PostgresBackplane(database, logger=logger.child("pubsub"))
+    raise ConfigurationError(
+        "PUBSUB_BACKPLANE must be 'memory', 'redis' or 'postgres'",
+        details={"key": "PUBSUB_BACKPLANE"},
     )
