@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["process_stream"]
 
 _END: Any = object()
+FILE_CHUNK_SIZE = 4 * 1024 * 1024
+"""The default chunk for a local file source (the pipeline's cost is per chunk)."""
 
 
 async def process_stream(
@@ -34,7 +36,7 @@ async def process_stream(
     destination: Destination,
     transforms: Sequence[Transform] = (),
     *,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
     storage: StorageProvider | None = None,
 ) -> StreamStats:
     """Copy `source` to `destination` through `transforms`, in order.
@@ -55,14 +57,19 @@ async def process_stream(
         source: what `create_read_stream` accepts.
         destination: what `create_write_stream` accepts.
         transforms: `Transform`s (`throttle(...)`, `gzip_compress()`...).
-        chunk_size: the read size for paths, URLs, files and keys.
+        chunk_size: the read size for paths, URLs, files and keys; by default 4 MiB
+            for a local file (each chunk costs two thread hops: fewer, larger ones
+            copy faster) and `DEFAULT_CHUNK_SIZE` (1 MiB) for everything else.
         storage: a `StorageProvider`; `source` and `destination` strings are then its keys.
 
     Returns:
         The bytes read and written, the seconds taken and the bytes per second written.
     """
     started = time.perf_counter()
-    if not transforms and storage is None and _is_path(source) and _is_path(destination):
+    from_file = storage is None and _is_path(source)
+    if chunk_size is None:
+        chunk_size = FILE_CHUNK_SIZE if from_file else DEFAULT_CHUNK_SIZE
+    if from_file and not transforms and _is_path(destination):
         check_chunk_size(chunk_size)
         copied = await copy_path(_local(source), _local(destination), chunk_size)
         return _stats(copied, copied, started)

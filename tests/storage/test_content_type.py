@@ -118,7 +118,7 @@ def test_the_name_cache_agrees_with_mimetypes() -> None:
 
     from infrakit.storage._content_type import _type_by_name
 
-    suffixes = [""] + list(mimetypes.types_map)[::5] + list(mimetypes.encodings_map)
+    suffixes = ["", *list(mimetypes.types_map)[::5], *mimetypes.encodings_map]
     suffixes += list(mimetypes.suffix_map)
     names = ["README", ".bashrc", "dir/.hidden.png", "a.", "x/y.z/w", "data:text/plain,x"]
     for first, second in itertools.product(suffixes, suffixes):
