@@ -1,23 +1,36 @@
 """Streams benchmark: a 256 MiB file copy through `process_stream` against the stdlib.
 
 Run: `.venv/bin/python benchmarks/streams.py` (`--quick`, or `BENCH_QUICK=1`, copies
-32 MiB for a smoke run).
+32 MiB for a smoke run; `--rounds N` to change the number of rounds).
 
 Method: the source file is written once (then read from the page cache); each
 contender copies it to its own target, the contenders taking turns within each round
-(interleaved, the order rotating from round to round). Cells are the median seconds
-over the rounds with the spread, and the throughput; the ratio is the baseline's
-median time over infrakit's (>= 1.0: as fast or faster; the target is >= 0.9).
+(interleaved, the order rotating from round to round). Before each timed copy (not
+timed) the target is removed and `os.sync()` writes back what earlier copies left
+dirty: every copy then starts alike, creating a new file with no write-back debt
+(otherwise whoever runs after a big copy is throttled by the kernel for its dirty
+pages, and a rename or truncation over an existing file triggers ext4's early
+write-back for some contenders and not others). Cells are the median seconds
+over the rounds with the spread [fastest-slowest], and the throughput; the ratio is
+the baseline's median time over infrakit's (>= 1.0: as fast or faster; the target
+is >= 0.9).
 
-Contenders, each in its fastest honest configuration, labelled:
-- `shutil.copyfileobj` with a 1 MiB buffer (the same chunk size as infrakit), run
-  synchronously on the calling thread;
-- the same in `asyncio.to_thread` (what a non-blocking copy costs at least);
-- `shutil.copyfile` (uses `sendfile`, no copy through Python: the kernel's floor);
-- infrakit `process_stream(path, path)`: every read and write in a worker thread,
-  written to a temporary file renamed into place (atomic), no transforms;
-- infrakit with `hash_stream("sha256")`, against `copyfileobj` plus `hashlib` on
-  the same chunks (an honest peer for a copy that also hashes).
+Contenders, each in its fastest honest configuration, labelled. In each group the
+row marked `=` is the baseline: the same copy without blocking the event loop, as
+`asyncio.to_thread(shutil.copyfileobj)` does it; rows marked `!` run synchronously on
+the calling thread and block the event loop for the whole copy (reference only).
+- copy: infrakit `process_stream(path, path)` with no transforms takes its fast path:
+  the whole copy in one worker thread, `os.sendfile` in 4 MiB steps (cancellable
+  between steps), written to a temporary file renamed into place (atomic; the peers
+  write in place). Peers: `shutil.copyfileobj` with a 1 MiB buffer in
+  `asyncio.to_thread` (the baseline), `shutil.copyfile` in `asyncio.to_thread`
+  (`sendfile` too: the kernel's floor), and both blocking. A row runs infrakit's
+  chunk-by-chunk pipeline (a pass-through transform: what any transform costs).
+- copy + sha256: infrakit with `hash_stream("sha256")` (its default 4 MiB chunks for
+  a local file, each read, hashed and written in worker threads, reads overlapping
+  writes) against a `copyfileobj`-style
+  loop with `hashlib` on the same 1 MiB chunks, in `asyncio.to_thread` (the baseline)
+  and blocking.
 """
 
 from __future__ import annotations
@@ -31,7 +44,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +55,16 @@ from infrakit.streams import hash_stream, process_stream
 
 MIB = 1024 * 1024
 QUICK = os.environ.get("BENCH_QUICK") == "1"
+
+
+@dataclass
+class Contender:
+    name: str
+    target: Path
+    call: Callable[[], Awaitable[Any]]
+    baseline: bool = False
+    blocking: bool = False
+    rounds: list[float] = field(default_factory=list)
 
 
 def copy_file_object(source: Path, target: Path) -> None:
@@ -57,68 +81,123 @@ def copy_and_hash(source: Path, target: Path) -> str:
     return digest.hexdigest()
 
 
-def contenders(source: Path, directory: Path) -> list[tuple[str, Callable[[], Awaitable[Any]]]]:
-    def target(name: str) -> Path:
-        return directory / f"{name}.bin"
-
-    async def in_loop(function: Callable[..., Any], *arguments: Any) -> Any:
-        return function(*arguments)
-
-    return [
-        ("infrakit process_stream", lambda: process_stream(source, target("infrakit"))),
-        ("shutil.copyfileobj (1 MiB)", lambda: in_loop(copy_file_object, source, target("cfo"))),
-        (
-            "asyncio.to_thread(shutil.copyfileobj)",
-            lambda: asyncio.to_thread(copy_file_object, source, target("thread")),
-        ),
-        (
-            "shutil.copyfile (sendfile)",
-            lambda: in_loop(shutil.copyfile, source, target("sendfile")),
-        ),
-        (
-            "infrakit process_stream + hash_stream",
-            lambda: process_stream(source, target("hashed"), [hash_stream("sha256")]),
-        ),
-        (
-            "copyfileobj-style loop + hashlib",
-            lambda: in_loop(copy_and_hash, source, target("hashlib")),
-        ),
-    ]
+def pass_through(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    return chunks
 
 
-async def main(quick: bool) -> None:
-    size, rounds = (32 * MIB, 3) if quick else (256 * MIB, 7)
+def groups(source: Path, directory: Path) -> dict[str, list[Contender]]:
+    def entry(
+        name: str, file: str, run: Callable[[Path], Awaitable[Any]], **marks: bool
+    ) -> Contender:
+        target = directory / f"{file}.bin"
+        return Contender(name, target, lambda: run(target), **marks)
+
+    def threaded(function: Callable[[Path, Path], Any]) -> Callable[[Path], Awaitable[Any]]:
+        return lambda target: asyncio.to_thread(function, source, target)
+
+    def blocking(function: Callable[[Path, Path], Any]) -> Callable[[Path], Awaitable[Any]]:
+        async def run(target: Path) -> Any:
+            return function(source, target)
+
+        return run
+
+    return {
+        "copy": [
+            entry(
+                "infrakit process_stream (one thread, sendfile, atomic)",
+                "infrakit",
+                lambda target: process_stream(source, target),
+            ),
+            entry(
+                "to_thread(shutil.copyfileobj, 1 MiB)",
+                "thread",
+                threaded(copy_file_object),
+                baseline=True,
+            ),
+            entry("to_thread(shutil.copyfile) (sendfile)", "sendfile", threaded(shutil.copyfile)),
+            entry(
+                "infrakit pipeline, pass-through transform",
+                "pipeline",
+                lambda target: process_stream(source, target, [pass_through]),
+            ),
+            entry("shutil.copyfileobj, 1 MiB", "cfo", blocking(copy_file_object), blocking=True),
+            entry(
+                "shutil.copyfile (sendfile)",
+                "sync-sendfile",
+                blocking(shutil.copyfile),
+                blocking=True,
+            ),
+        ],
+        "copy + sha256": [
+            entry(
+                "infrakit process_stream + hash_stream",
+                "hashed",
+                lambda target: process_stream(source, target, [hash_stream("sha256")]),
+            ),
+            entry(
+                "to_thread(copy loop + hashlib)",
+                "hash-thread",
+                threaded(copy_and_hash),
+                baseline=True,
+            ),
+            entry("copy loop + hashlib", "hashlib", blocking(copy_and_hash), blocking=True),
+        ],
+    }
+
+
+async def race(contenders: list[Contender], rounds: int) -> None:
+    for round_number in range(rounds):
+        shift = round_number % len(contenders)  # each takes each turn: no order bias
+        for contender in contenders[shift:] + contenders[:shift]:
+            contender.target.unlink(missing_ok=True)
+            os.sync()
+            started = time.perf_counter()
+            await contender.call()
+            contender.rounds.append(time.perf_counter() - started)
+
+
+def report(title: str, contenders: list[Contender], size: int) -> None:
+    ours = statistics.median(contenders[0].rounds)
+    baseline = statistics.median(next(c for c in contenders if c.baseline).rounds)
+    print(f"\n{title}: ratio {baseline / ours:.2f}x against the `=` row")
+    for contender in contenders:
+        median = statistics.median(contender.rounds)
+        mark = "=" if contender.baseline else "!" if contender.blocking else " "
+        if contender is contenders[0]:
+            ratio = ""
+        elif contender.name.startswith("infrakit"):
+            ratio = f"  ratio {baseline / median:.2f}x against `=`"
+        else:
+            ratio = f"  ratio {median / ours:.2f}x"
+        low, high = min(contender.rounds), max(contender.rounds)
+        print(
+            f"  {mark} {contender.name:<56} {median:.3f} s [{low:.3f}-{high:.3f}]"
+            f"  {size / median / MIB:6.0f} MiB/s{ratio}"
+        )
+
+
+async def main(quick: bool, rounds: int | None) -> None:
+    size = 32 * MIB if quick else 256 * MIB
+    rounds = rounds or (3 if quick else 7)
     print(
         f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs{' (quick mode)' if quick else ''}"
     )
-    print(f"copy of {size // MIB} MiB; ratio = the peer's median time / infrakit's")
+    print(f"copy of {size // MIB} MiB, {rounds} rounds; ratio = the peer's median / infrakit's")
+    print("`=` the baseline (same copy, loop free); `!` blocks the event loop")
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as name:
         directory = Path(name)
         source = directory / "source.bin"
         with source.open("wb") as file:
             for _ in range(size // MIB):
                 file.write(os.urandom(MIB))
-        entries = contenders(source, directory)
-        timings: dict[str, list[float]] = {label: [] for label, _ in entries}
-        for round_number in range(rounds):
-            shift = round_number % len(entries)  # each takes each turn: no order bias
-            for label, call in entries[shift:] + entries[:shift]:
-                started = time.perf_counter()
-                await call()
-                timings[label].append(time.perf_counter() - started)
-        plain = statistics.median(timings["infrakit process_stream"])
-        hashed = statistics.median(timings["infrakit process_stream + hash_stream"])
-        for label, values in timings.items():
-            median = statistics.median(values)
-            ours = hashed if "hash" in label else plain
-            ratio = "" if label.startswith("infrakit") else f"  ratio {median / ours:.2f}x"
-            print(
-                f"  {label:<40} {median:.3f} s [{min(values):.3f}-{max(values):.3f}]"
-                f"  {size / median / MIB:7.0f} MiB/s{ratio}"
-            )
+        for title, contenders in groups(source, directory).items():
+            await race(contenders, rounds)
+            report(title, contenders, size)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
-    asyncio.run(main(parser.parse_args().quick or QUICK))
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per group")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.quick or QUICK, arguments.rounds))
