@@ -85,10 +85,13 @@ class LocalBackend:
         overwrite: bool,
     ) -> Written:
         sidecar = _sidecar_text(content_type, metadata, keep_type)
-        return await asyncio.to_thread(self._write_whole, key, data, sidecar, overwrite)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self._write_whole, key, data, sidecar, overwrite)
 
     async def read(self, key: str) -> bytes:
-        return await asyncio.to_thread(self._read, key)
+        # The loop's executor directly: these functions read no context variables, so
+        # the context copy `asyncio.to_thread` makes would be pure overhead.
+        return await asyncio.get_running_loop().run_in_executor(None, self._read, key)
 
     async def stat(self, key: str) -> StoredFile:
         return await asyncio.to_thread(self._stat, key)
