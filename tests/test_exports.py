@@ -30,6 +30,7 @@ MODULES = {
     "infrakit.media.sync": "media.md",
     "infrakit.jobs": "jobs.md",
     "infrakit.jobs.sync": "jobs.md",
+    "infrakit.pubsub": "pubsub.md",
 }
 
 
