@@ -9,7 +9,8 @@ means adding one method here and nothing else.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+import inspect
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
@@ -87,24 +88,32 @@ class InfraBuilder:
         database: Database | None = None,
         *,
         settings: DatabaseSettings | None = None,
+        sync: bool = False,
     ) -> Self:
-        """Add a PostgreSQL `Database` (the `postgres` extra), from `DATABASE_*` by default."""
-        from infrakit.db import Database, DatabaseSettings
+        """Add a PostgreSQL `Database` (the `postgres` extra), from `DATABASE_*` by default.
 
-        def create(config: ConfigReader, logger: Logger) -> Database:
+        `sync=True` adds `infrakit.db.sync.Database` instead (for WSGI apps and scripts,
+        started with `infra.start_sync()` or `with infra:`).
+        """
+        from infrakit.db import Database, DatabaseSettings
+        from infrakit.db import sync as blocking
+
+        kind = blocking.Database if sync else Database
+
+        def create(config: ConfigReader, logger: Logger) -> Any:
             if database is not None:
                 return database
             chosen = settings or DatabaseSettings.from_config(config)
-            return Database(chosen, logger=logger.child("db"))
+            return kind(chosen, logger=logger.child("db"))
 
         return self._add(
             Component(
                 "database",
-                Database,
+                kind,
                 create,
-                start=lambda db: db.open(),
-                stop=lambda db: db.close(),
-                health=lambda db: db.health(),
+                start=lambda db: _settled(db.open()),
+                stop=lambda db: _settled(db.close()),
+                health=lambda db: _settled(db.health()),
             )
         )
 
@@ -153,6 +162,7 @@ class InfraBuilder:
         url: str | None = None,
         prefix: str | None = None,
         require: bool | None = None,
+        sync: bool = False,
     ) -> Self:
         """Add a cache: in memory, or Redis when `CACHE_URL` (or `url`) is `redis://...`.
 
@@ -163,18 +173,22 @@ class InfraBuilder:
             prefix: the Redis key prefix; overrides `CACHE_PREFIX`.
             require: fail at start when the cache is unreachable (`CACHE_REQUIRED=1`),
                 instead of running on misses; the error names the cache and the masked URL.
+            sync: build the blocking caches of `infrakit.cache.sync` (WSGI apps, scripts).
         """
         from infrakit.cache import Cache, cache_from_url
+        from infrakit.cache import sync as blocking
+
+        build_cache = blocking.cache_from_url if sync else cache_from_url
 
         settings: dict[str, bool] = {}
 
-        def create(config: ConfigReader, logger: Logger) -> Cache:
+        def create(config: ConfigReader, logger: Logger) -> Any:
             settings["require"] = require if require is not None else _cache_required(config)
             if cache is not None:
                 return cache
             chosen_url = url or config.get_str("CACHE_URL", "") or None
             chosen_prefix = prefix or config.get_str("CACHE_PREFIX", "") or None
-            return cache_from_url(chosen_url, prefix=chosen_prefix, logger=logger.child("cache"))
+            return build_cache(chosen_url, prefix=chosen_prefix, logger=logger.child("cache"))
 
         async def start(instance: Cache) -> None:
             await _start_cache(instance, require=settings.get("require", False))
@@ -182,11 +196,11 @@ class InfraBuilder:
         return self._add(
             Component(
                 "cache",
-                Cache,
+                blocking.Cache if sync else Cache,
                 create,
                 start=start,
-                stop=lambda cache: cache.close(),
-                health=lambda cache: cache.health(),
+                stop=lambda cache: _settled(cache.close()),
+                health=lambda cache: _settled(cache.health()),
             )
         )
 
@@ -552,6 +566,30 @@ class Infra:
         await self.start()
         return self
 
+    def start_sync(self) -> None:
+        """`start()` for a WSGI app or a script whose components are blocking (`sync=True`).
+
+        Raises:
+            InitializationError: a component failed, or needs an event loop.
+        """
+        _drive(self.start())
+
+    def stop_sync(self) -> None:
+        """`stop()` without an event loop; see `start_sync()`."""
+        _drive(self.stop())
+
+    def __enter__(self) -> Self:
+        self.start_sync()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop_sync()
+
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
@@ -575,13 +613,31 @@ async def _start_cache(cache: Any, *, require: bool) -> None:
     """Subscribe a tiered cache; with `require`, refuse to start on an unreachable one."""
     start = getattr(cache, "start", None)
     if start is not None:
-        await start()
-    if require and not await cache.health():
+        await _settled(start())
+    if require and not await _settled(cache.health()):
         url = getattr(cache, "url", None) or "(a client passed in)"
         raise InitializationError(
             f"the cache at {url} is unreachable and CACHE_REQUIRED is set",
             details={"component": "cache", "url": url},
         )
+
+
+async def _settled(outcome: Any) -> Any:
+    """The result of a call to a component of either form (awaited when it is a coroutine)."""
+    return await outcome if inspect.isawaitable(outcome) else outcome
+
+
+def _drive(coroutine: Coroutine[Any, Any, Any]) -> None:
+    """Run `start()` / `stop()` without an event loop: blocking components never suspend."""
+    try:
+        coroutine.send(None)
+    except StopIteration:
+        return
+    coroutine.close()
+    raise InitializationError(
+        "a component needs an event loop: use `async with infra` (or add it with sync=True)",
+        details={"component": "*"},
+    )
 
 
 def _storage_signing_keys(config: ConfigReader) -> list[str] | None:

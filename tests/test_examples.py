@@ -12,7 +12,7 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 # Scripts that talk to a server get its URL through the variable they read.
-NEEDS_DATABASE = {"db_basics.py", "db_transactions.py"}
+NEEDS_DATABASE = {"db_basics.py", "db_transactions.py", "flask_app.py"}
 NEEDS_REDIS: set[str] = set()
 
 

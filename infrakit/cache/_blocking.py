@@ -83,7 +83,11 @@ def memoize(
 
 
 class BlockingCache:
-    """What both blocking caches add: `memoize` and the `with` form (closing on exit)."""
+    """The base of the blocking caches (`infrakit.cache.sync.Cache`): `memoize`, `with`.
+
+    `with cache:` closes it on exit; `cache.memoize(fn, ttl=...)` is
+    `memoize(fn, cache=cache, ttl=...)`.
+    """
 
     def close(self) -> None:
         """Release what the cache holds."""

@@ -10,7 +10,7 @@ from infrakit._internal.secrets import mask_dsn
 from infrakit.cache._protocol import Cache
 from infrakit.errors import ConfigurationError
 
-__all__ = ["cache_from_url"]
+__all__ = ["build_from_url", "cache_from_url"]
 
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 _MEMORY_OPTIONS: dict[str, Callable[[str], float]] = {"max_size": int, "default_ttl": float}
@@ -30,6 +30,24 @@ def cache_from_url(url: str | None, *, prefix: str | None = None, **options: Any
             or not a number, or a Redis URL has an unknown option.
         MissingDependencyError: a Redis URL without the `redis` extra installed.
     """
+    from infrakit.cache.memory import MemoryCache
+
+    def redis(redis_url: str, **redis_options: Any) -> Any:
+        from infrakit.cache.redis import RedisCache
+
+        return RedisCache(redis_url, **redis_options)
+
+    return build_from_url(url, prefix, options, MemoryCache, redis)  # type: ignore[no-any-return]
+
+
+def build_from_url(
+    url: str | None,
+    prefix: str | None,
+    options: dict[str, Any],
+    memory: Callable[..., Any],
+    redis: Callable[..., Any],
+) -> Any:
+    """The URL rules of `cache_from_url`, for either form's classes (`memory`, `redis`)."""
     try:
         parts = urlsplit(url or "")
     except ValueError as error:
@@ -38,17 +56,13 @@ def cache_from_url(url: str | None, *, prefix: str | None = None, **options: Any
         ) from error
     scheme = parts.scheme if url else "memory"
     if scheme == "memory":
-        from infrakit.cache.memory import MemoryCache
-
         for name, text in parse_qsl(parts.query, keep_blank_values=True):
             options.setdefault(name, _memory_option(name, text))
-        return MemoryCache(**options)
+        return memory(**options)
     if scheme in _REDIS_SCHEMES:
-        from infrakit.cache.redis import RedisCache
-
         if prefix is not None:
             options["prefix"] = prefix
-        return RedisCache(url or "", **options)
+        return redis(url or "", **options)
     raise ConfigurationError(
         "CACHE_URL must start with memory://, redis://, rediss:// or unix://",
         details={"scheme": scheme},

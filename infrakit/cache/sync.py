@@ -13,21 +13,41 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from infrakit.cache._blocking import BlockingCache as Cache
 from infrakit.cache._blocking import Memoized, MemoryCache, memoize
+from infrakit.cache._factory import build_from_url
 from infrakit.cache._protocol import CacheError, CacheStats
 
 if TYPE_CHECKING:
     from infrakit.cache._blocking_redis import RedisCache, TieredCache
 
 __all__ = [
+    "Cache",
     "CacheError",
     "CacheStats",
     "Memoized",
     "MemoryCache",
     "RedisCache",
     "TieredCache",
+    "cache_from_url",
     "memoize",
 ]
+
+
+def cache_from_url(url: str | None, *, prefix: str | None = None, **options: Any) -> Cache:
+    """`infrakit.cache.cache_from_url` giving the blocking classes: the same URL rules.
+
+    Raises:
+        ConfigurationError: as for `infrakit.cache.cache_from_url`.
+        MissingDependencyError: a Redis URL without the `redis` extra installed.
+    """
+
+    def redis(redis_url: str, **redis_options: Any) -> Any:
+        from infrakit.cache._blocking_redis import RedisCache
+
+        return RedisCache(redis_url, **redis_options)
+
+    return build_from_url(url, prefix, options, MemoryCache, redis)  # type: ignore[no-any-return]
 
 
 def __getattr__(name: str) -> Any:
