@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import tenacity
 
 from infrakit.jobs import Backoff
@@ -37,3 +38,16 @@ def test_callables_and_tenacity_waits() -> None:
     wait = tenacity.wait_exponential(multiplier=1, max=60)
     assert backoff_seconds(wait, 3) == 4.0
     assert backoff_seconds(tenacity.wait_fixed(7), 1) == 7.0
+
+
+def test_schedules_without_the_jobs_extra_name_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    from datetime import UTC, datetime
+
+    from infrakit.errors import MissingDependencyError
+    from infrakit.jobs._schedule import next_tick
+
+    monkeypatch.setitem(sys.modules, "cronsim", None)
+    with pytest.raises(MissingDependencyError) as caught:
+        next_tick("* * * * *", "UTC", datetime.now(UTC))
+    assert "infrakit[jobs]" in str(caught.value)
