@@ -72,22 +72,29 @@ class SqliteJobStorage(sqlite.SqliteJobStorage):
 
 
 class PostgresJobStorage(postgres.PostgresJobStorage):
-    """The PostgreSQL store on psycopg's synchronous connection pool.
+    """The PostgreSQL store over blocking I/O: the same tables as the async store.
 
     Args:
-        url: the database URL (its password is registered for masking).
-        schema: as for the async store; the same tables, so both forms share jobs.
-        max_size: pooled connections (one per thread enqueuing at once).
+        database: an open `infrakit.db.sync.Database` (or anything with its blocking
+            `fetch_all`/`fetch_one`/`fetch_value`/`execute`/`transaction`), which stays
+            the caller's; or a URL, for which the store keeps a small psycopg pool of
+            its own (its password is registered for masking).
+        schema: as for the async store, so both forms share the jobs.
+        max_size: connections of the store's own pool (a URL only).
     """
 
     def __init__(
-        self, url: str, *, schema: str = "infrakit", max_size: int = 4, **options: Any
+        self, database: Any, *, schema: str = "infrakit", max_size: int = 4, **options: Any
     ) -> None:
-        from infrakit._internal.secrets import register_dsn
+        adapter: Any
+        if isinstance(database, str):
+            from infrakit._internal.secrets import register_dsn
 
-        register_dsn(url)
-        database = cast("DatabaseProtocol", _BlockingDatabase(url, max_size))
-        super().__init__(database, schema=schema, listen=False, **options)
+            register_dsn(database)
+            adapter = _BlockingDatabase(database, max_size)
+        else:
+            adapter = _AdaptedDatabase(database)
+        super().__init__(cast("DatabaseProtocol", adapter), schema=schema, listen=False, **options)
 
     async def close(self) -> None:
         await super().close()
@@ -272,6 +279,43 @@ class _BlockingTransaction:
 
     async def execute(self, sql: str, params: Any = ()) -> int:
         return int(self._connection.execute(sql, params).rowcount)
+
+
+class _AdaptedDatabase:
+    """A blocking `Database` (`infrakit.db.sync.Database`) seen through coroutines
+    that never suspend; its transactions likewise. Closing leaves it to its owner."""
+
+    def __init__(self, database: Any) -> None:
+        self._database = database
+
+    def close(self) -> None:
+        """The database belongs to the caller."""
+
+    async def fetch_all(self, sql: str, params: Any = ()) -> list[Any]:
+        return list(self._database.fetch_all(sql, params))
+
+    async def fetch_one(self, sql: str, params: Any = ()) -> Any:
+        return self._database.fetch_one(sql, params)
+
+    async def fetch_value(self, sql: str, params: Any = ()) -> Any:
+        return self._database.fetch_value(sql, params)
+
+    async def execute(self, sql: str, params: Any = ()) -> int:
+        return int(self._database.execute(sql, params))
+
+    def transaction(self) -> _AdaptedTransaction:
+        return _AdaptedTransaction(self._database.transaction())
+
+
+class _AdaptedTransaction:
+    def __init__(self, scope: Any) -> None:
+        self._scope = scope
+
+    async def __aenter__(self) -> _AdaptedDatabase:
+        return _AdaptedDatabase(self._scope.__enter__())
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        self._scope.__exit__(*exc_info)
 
 
 def _rows(cursor: Any) -> list[Any]:

@@ -16,7 +16,7 @@ from infrakit.jobs import JobQueue as AsyncJobQueue
 from infrakit.jobs import SqliteJobStorage as AsyncSqliteJobStorage
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=["memory", "sqlite", "postgres", "postgres-db-sync"])
 def queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sync.JobQueue]:
     storage: Any
     if request.param == "memory":
@@ -25,12 +25,23 @@ def queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sync.JobQu
         storage = sync.SqliteJobStorage(tmp_path / "jobs.sqlite3")
     else:
         url = request.getfixturevalue("database_url")
-        storage = sync.PostgresJobStorage(url, schema=f"jobs_sync_{uuid.uuid4().hex[:12]}")
+        schema = f"jobs_sync_{uuid.uuid4().hex[:12]}"
+        yield from _postgres_queue(request.param, url, schema)
+        return
     with sync.JobQueue(storage) as queue:
         yield queue
-        if request.param == "postgres":
-            with storage.database._pool.connection() as connection:
-                connection.execute(f"DROP SCHEMA IF EXISTS {storage.schema} CASCADE")
+
+
+def _postgres_queue(kind: str, url: str, schema: str) -> Iterator[sync.JobQueue]:
+    from infrakit.db.sync import Database
+
+    with Database(url) as database:
+        target: Any = url if kind == "postgres" else database
+        try:
+            with sync.JobQueue(sync.PostgresJobStorage(target, schema=schema)) as queue:
+                yield queue
+        finally:
+            database.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def test_enqueue_and_inspect_without_an_event_loop(queue: sync.JobQueue) -> None:
