@@ -2,9 +2,8 @@
 
 With nothing to do between the two ends, handing each chunk from a worker thread to
 the event loop and back costs more than the copy itself. Here the whole copy runs in
-one worker thread: the kernel moves the bytes (`os.sendfile`, no copy through Python)
-where it can, otherwise a loop reads into one reused buffer. The guarantees are the
-pipeline's: memory bounded by one chunk, the target written to a temporary file beside
+one worker thread, reading into one reused buffer and writing it out. The guarantees
+are the pipeline's: memory bounded by one chunk, the target written to a temporary file beside
 it and renamed into place, and cancellation honoured between chunks, after which the
 temporary file is removed and the old target is left as it was.
 """
@@ -13,15 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import os
 import threading
 
 from infrakit.streams._write import temporary_beside
 
 __all__ = ["copy_path"]
-
-_NO_SENDFILE = frozenset({errno.EINVAL, errno.ENOSYS, errno.ENOTSOCK, errno.EOPNOTSUPP})
 
 
 class _StoppedError(Exception):
@@ -59,15 +55,12 @@ def _copy(source: str, target: str, chunk_size: int, stop: threading.Event) -> i
 
 
 def _transfer(reader: int, writer: int, chunk_size: int, stop: threading.Event) -> int:
+    """Read into one reused buffer and write it out: no allocation per chunk.
+
+    Measured faster than `os.sendfile` for page-cache copies (a 1 MiB buffer stays in
+    the CPU cache), and it works for every kind of file, pipes included.
+    """
     copied = 0
-    if hasattr(os, "sendfile"):
-        try:
-            while sent := _checked(stop, os.sendfile(writer, reader, None, chunk_size)):
-                copied += sent
-            return copied
-        except OSError as error:
-            if copied or error.errno not in _NO_SENDFILE:
-                raise
     buffer = memoryview(bytearray(chunk_size))
     while size := _checked(stop, os.readv(reader, [buffer])):
         view = buffer[:size]

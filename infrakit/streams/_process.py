@@ -42,8 +42,8 @@ async def process_stream(
     """Copy `source` to `destination` through `transforms`, in order.
 
     A local file copied to a local path with no transforms takes a fast path: the
-    whole copy runs in one worker thread (`os.sendfile` where the system has it), with
-    the same guarantees (bounded memory, atomic rename, cancellation between chunks).
+    whole copy runs in one worker thread, through one reused buffer, with the same
+    guarantees (bounded memory, atomic rename, cancellation between chunks).
 
     Pull-based: the next chunk is read only once the previous one is written, so
     memory stays bounded by the chunk size (and what the transforms hold) whatever
@@ -58,8 +58,9 @@ async def process_stream(
         destination: what `create_write_stream` accepts.
         transforms: `Transform`s (`throttle(...)`, `gzip_compress()`...).
         chunk_size: the read size for paths, URLs, files and keys; by default 4 MiB
-            for a local file (each chunk costs two thread hops: fewer, larger ones
-            copy faster) and `DEFAULT_CHUNK_SIZE` (1 MiB) for everything else.
+            for a local file going through transforms (each chunk costs two thread
+            hops: fewer, larger ones copy faster) and `DEFAULT_CHUNK_SIZE` (1 MiB) for
+            everything else, the fast path's buffer included.
         storage: a `StorageProvider`; `source` and `destination` strings are then its keys.
 
     Returns:
@@ -67,12 +68,13 @@ async def process_stream(
     """
     started = time.perf_counter()
     from_file = storage is None and _is_path(source)
+    if from_file and not transforms and _is_path(destination):
+        step = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
+        check_chunk_size(step)
+        copied = await copy_path(_local(source), _local(destination), step)
+        return _stats(copied, copied, started)
     if chunk_size is None:
         chunk_size = FILE_CHUNK_SIZE if from_file else DEFAULT_CHUNK_SIZE
-    if from_file and not transforms and _is_path(destination):
-        check_chunk_size(chunk_size)
-        copied = await copy_path(_local(source), _local(destination), chunk_size)
-        return _stats(copied, copied, started)
     counts = [0, 0]
     reader = create_read_stream(source, chunk_size=chunk_size, storage=storage)
     writer = create_write_stream(destination, storage=storage)
