@@ -28,9 +28,8 @@ the calling thread and block the event loop for the whole copy (reference only).
   chunk-by-chunk pipeline (a pass-through transform: what any transform costs).
 - copy + sha256: infrakit with `hash_stream("sha256")` (its default 4 MiB chunks for
   a local file, each read, hashed and written in worker threads, reads overlapping
-  writes) against a `copyfileobj`-style
-  loop with `hashlib` on the same 1 MiB chunks, in `asyncio.to_thread` (the baseline)
-  and blocking.
+  writes) against a `copyfileobj`-style loop with `hashlib` on 1 MiB chunks, in
+  `asyncio.to_thread` (the baseline) and blocking.
 """
 
 from __future__ import annotations
