@@ -114,7 +114,12 @@ class DatabaseCore:
             "retry": retry_if_exception(is_retryable),
             "before_sleep": self._log_retry,
             "reraise": True,
+            **self._retry_sleep(),
         }
+
+    def _retry_sleep(self) -> dict[str, Any]:
+        """How tenacity waits between attempts: its own default (the blocking form's seam)."""
+        return {}
 
     def _pool_figures(self) -> dict[str, int]:
         return self._pool.get_stats() if self._pool is not None else {}

@@ -62,10 +62,9 @@ class Database(DatabaseCore, Executor):
         """
         if self._pool is not None:
             return
-        pool_module = import_optional("psycopg_pool", extra="postgres")
         self._rows = import_optional("psycopg.rows", extra="postgres")
         settings = self.settings
-        pool = pool_module.AsyncConnectionPool(**self._pool_arguments())
+        pool = self._new_pool()
         try:
             await pool.open(wait=True, timeout=settings.acquire_timeout)
         except BaseException as error:  # cancelled too: never leave the pool's workers running
@@ -78,6 +77,11 @@ class Database(DatabaseCore, Executor):
             ) from error
         self._pool = pool
         self._logger.info("database pool open", url=self._display_url)
+
+    def _new_pool(self) -> Any:
+        """psycopg_pool's `AsyncConnectionPool` (the blocking form's I/O seam)."""
+        pool_module = import_optional("psycopg_pool", extra="postgres")
+        return pool_module.AsyncConnectionPool(**self._pool_arguments())
 
     async def close(self) -> None:
         """Close every connection; waits for connections in use to be returned."""
@@ -302,6 +306,10 @@ class Database(DatabaseCore, Executor):
             await self._pool.putconn(connection)
         else:
             await connection.close()
+
+    async def _discard(self, connection: AsyncConnection[Any]) -> None:
+        """Close `connection` (it may hold session state), nothing left running; never reused."""
+        await settle(connection, self._release, self._logger, reuse=False)
 
     async def _release_after(self, connection: AsyncConnection[Any], error: BaseException) -> None:
         """Return the connection after `error`; after an interruption, settle it first.

@@ -10,7 +10,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from infrakit.db._cancel import settle
 from infrakit.db._errors import MigrationError
 from infrakit.errors import ValidationError, json_pointer
 
@@ -91,7 +90,7 @@ async def run_migrations(
         # file, a cancelled run): closing it releases both, where an unlock could
         # fail and hide the original error; a statement still running is cancelled
         # first. The pool replaces the connection.
-        await settle(connection, database._release, database._logger, reuse=False)
+        await database._discard(connection)
         raise
     await database._release(connection)
     return applied

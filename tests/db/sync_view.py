@@ -29,6 +29,7 @@ BLOCKING = frozenset(
         "open",
         "close",
         "with_transaction",
+        "migrate",
         "get_many",
         "get_one",
         "count",

@@ -16,7 +16,7 @@ from infrakit.errors import ValidationError
 
 from .conftest import ASYNC_ONLY, unique_name
 
-pytestmark = [pytest.mark.postgres, ASYNC_ONLY]  # migrations: async (and the CLI)
+pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
@@ -156,6 +156,7 @@ async def test_command_line(database_url: str, db: Database, schema: str, tmp_pa
     assert missing.returncode == 2
 
 
+@ASYNC_ONLY  # task cancellation
 async def test_a_cancelled_run_leaves_no_lock_or_transaction_behind(
     database_url: str, db: Database, schema: str, tmp_path: Path, application_name: str
 ) -> None:
