@@ -99,7 +99,8 @@ class HashStream:
 
     `hexdigest()` / `digest()` give the hash of everything that went through; read
     them after the stream ended. Use a new instance per stream. Chunks of 256 KiB or
-    more are hashed in a worker thread, so the event loop stays free.
+    more are hashed in a worker thread while they travel on (no copy), so the event
+    loop stays free and hashing overlaps reading and writing.
     """
 
     def __init__(self, algorithm: str = "sha256") -> None:
@@ -122,13 +123,31 @@ class HashStream:
         return self._hash.digest()
 
     async def _hashed(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        async for chunk in chunks:
-            if len(chunk) >= _THREAD_THRESHOLD:  # hashlib releases the GIL: off the loop
-                await asyncio.to_thread(self._hash.update, chunk)
-            else:
-                self._hash.update(chunk)
-            self.size += len(chunk)
-            yield chunk
+        """Hash each chunk while it is passed on and the next one is read.
+
+        A large chunk is yielded at once and hashed in a worker thread meanwhile
+        (hashlib releases the GIL; bytes are immutable, so the thread and the next
+        stage may both read them); the hash of one chunk ends before the next one's
+        begins, and the last before the stream ends. Nothing is copied.
+        """
+        hashing: asyncio.Future[None] | None = None
+        try:
+            async for chunk in chunks:
+                if hashing is not None:
+                    await hashing
+                    hashing = None
+                if len(chunk) >= _THREAD_THRESHOLD:
+                    hashing = asyncio.ensure_future(asyncio.to_thread(self._hash.update, chunk))
+                else:
+                    self._hash.update(chunk)
+                self.size += len(chunk)
+                yield chunk
+            if hashing is not None:
+                await hashing
+                hashing = None
+        finally:
+            if hashing is not None:  # closed early: let the thread finish with the hash
+                await asyncio.wait([hashing])
 
 
 def hash_stream(algorithm: str = "sha256") -> HashStream:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
+import os
 import time
 import zlib
 from collections.abc import AsyncIterator
@@ -172,8 +174,6 @@ def test_gzip_level_is_checked() -> None:
 
 
 async def test_hash_stream_exposes_the_digest() -> None:
-    import hashlib
-
     digest = hash_stream("sha256")
     data = await collect(digest(chunks_of(b"abc" * 1000, 77)))
     assert data == b"abc" * 1000
@@ -181,6 +181,21 @@ async def test_hash_stream_exposes_the_digest() -> None:
     assert digest.digest() == hashlib.sha256(data).digest()
     assert digest.size == 3000
     assert hash_stream("blake2b").algorithm == "blake2b"
+
+
+async def test_hash_stream_hashes_large_chunks_in_order_while_they_travel() -> None:
+    """Chunks from 256 KiB up are hashed in a thread while passed on: still in order."""
+    blocks = [os.urandom(size) for size in (300_000, 1000, 2 * MIB, 256 * 1024, 5)]
+
+    async def source() -> AsyncIterator[bytes]:
+        for block in blocks:
+            yield block
+
+    digest = hash_stream("sha256")
+    passed = [chunk async for chunk in digest(source())]
+    assert all(out is block for out, block in zip(passed, blocks, strict=True))  # no copies
+    assert digest.hexdigest() == hashlib.sha256(b"".join(blocks)).hexdigest()
+    assert digest.size == sum(map(len, blocks))
 
 
 def test_an_unknown_algorithm_is_a_validation_error() -> None:
