@@ -638,7 +638,7 @@ def _broadcast_text(sockets: list[Any], text: str) -> None:
         from websockets.asyncio.server import broadcast
 
         _broadcast = broadcast
-    _broadcast(sockets, text.encode(), text=True)
+    _broadcast(sockets, text)  # encoded once for every socket of the batch
 
 
 def _exclusions(exclude: str | set[str] | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
