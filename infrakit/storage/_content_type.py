@@ -143,6 +143,7 @@ class _Signatures:
             for name in ("magic_header_array", "magic_footer_array", "multi_part_dict")
         )
         self._by_offset: dict[int, dict[int, list[tuple[int, Any]]]] = {}
+        self._footers: list[tuple[int, int | None, bytes, Any]] = []
         if self._fallback:
             return
         for position, row in enumerate(tables.magic_header_array):
@@ -150,7 +151,10 @@ class _Signatures:
                 first = self._by_offset.setdefault(row.offset, {})
                 first.setdefault(row.byte_match[0], []).append((position, row))
         self._offsets = sorted(self._by_offset.items())  # nearest first: stop past the head
-        self._footers = list(tables.magic_footer_array)
+        self._footers = [  # (offset, end or None for "to the end", signature, row)
+            (row.offset, row.offset + len(row.byte_match) or None, row.byte_match, row)
+            for row in tables.magic_footer_array
+        ]
         self._parts: dict[bytes, list[Any]] = dict(tables.multi_part_dict)
 
     def mime_types(self, head: bytes) -> list[str]:
@@ -159,10 +163,12 @@ class _Signatures:
             return _public_sniff(head)
         matches = self._header_matches(head)
         foot = head[-516:]
-        for position, row in enumerate(self._footers, start=len(matches) + 10_000):
-            end = row.offset + len(row.byte_match)
-            if (foot[row.offset : end] if end else foot[row.offset :]) == row.byte_match:
-                matches.append((position, row.byte_match, row))
+        first = len(matches) + 10_000
+        for index, (offset, end, signature, row) in enumerate(self._footers):
+            if foot[offset:end] == signature:
+                matches.append((first + index, signature, row))
+        if not matches:
+            return []
         matches.extend(self._part_matches(head, foot, matches))
         matches.sort(key=lambda match: (-_rank(match[1]), -len(match[1]), match[0]))
         return [str(row.mime_type) for _, _, row in matches if row.mime_type]
