@@ -13,6 +13,12 @@ labelled: the raw Redis client both without a socket timeout (the fastest, and w
 infrakit aims at: one `asyncio.timeout` per command) and with `socket_timeout=1.0`
 (redis-py wraps every send in `asyncio.wait_for`); cashews in its default mode
 (`lock=False, protected=True`), with `protected=False`, and with `lock=True`.
+
+A last section times the blocking forms (`infrakit.cache.sync`) from plain code, the
+same way: `sync.RedisCache` against raw redis-py (`redis.Redis`, JSON values like
+ours) without a socket timeout and with `socket_timeout=1.0` (what `sync.RedisCache`
+sets by default), and `sync.MemoryCache` against a cachetools `TTLCache` behind a
+`threading.Lock` (the thread-safe use both need), with memoised hits.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from aiocache import SimpleMemoryCache, cached
 from cashews import Cache as CashewsCache
 
 from infrakit.cache import MemoryCache, RedisCache
+from infrakit.cache import sync as blocking
 from infrakit.cache._keys import default_key_builder
 
 REDIS_URL = os.environ.get("INFRAKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -360,7 +367,147 @@ async def main(quick: bool) -> None:
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
 
 
+BLOCKING_OPERATIONS = ("get-hit", "get-miss", "set", "memoized hit")
+BlockingCalls = dict[str, Callable[[], Any]]
+
+
+def blocking_batch(count: int, call: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    for _ in range(count):
+        call()
+    return (time.perf_counter() - started) / count
+
+
+def blocking_calls(get: Callable[[str], Any], put: Callable[[str, Any], Any], memo: Any) -> Any:
+    put("bench:hit", VALUE)
+    memo(7)
+    return {
+        "get-hit": lambda: get("bench:hit"),
+        "get-miss": lambda: get("bench:absent"),
+        "set": lambda: put("bench:set", VALUE),
+        "memoized hit": lambda: memo(7),
+    }
+
+
+def hand_memo(get: Callable[[str], Any], put: Callable[[str, Any], Any], tag: str) -> Any:
+    def memo(value: int) -> Any:
+        key = f"{tag}:{value}"
+        found = get(key)
+        if found is None:
+            found = dict(VALUE, id=value)
+            put(key, found)
+        return found
+
+    return memo
+
+
+def blocking_memory() -> dict[str, BlockingCalls]:
+    import threading
+
+    raw, lock = cachetools.TTLCache(maxsize=10_000, ttl=60), threading.Lock()
+
+    def raw_get(key: str) -> Any:
+        with lock:
+            try:
+                return raw[key]
+            except KeyError:
+                return None
+
+    def raw_set(key: str, value: Any) -> None:
+        with lock:
+            raw[key] = value
+
+    ours = blocking.MemoryCache(max_size=10_000, default_ttl=60)
+    memo = ours.memoize(lambda value: dict(VALUE, id=value), key_fn=lambda value: f"m:{value}")
+    return {
+        "infrakit.cache.sync MemoryCache": blocking_calls(ours.get, ours.set, memo),
+        "cachetools TTLCache + threading.Lock (raw)": blocking_calls(
+            raw_get, raw_set, hand_memo(raw_get, raw_set, "raw")
+        ),
+    }
+
+
+def blocking_redis() -> tuple[dict[str, BlockingCalls], list[Any]]:
+    import redis
+
+    def raw_pair(client: Any) -> tuple[Callable[[str], Any], Callable[[str, Any], Any]]:
+        def raw_get(key: str) -> Any:
+            data = client.get(PREFIX + key)
+            return None if data is None else json.loads(data)
+
+        def raw_set(key: str, value: Any) -> None:
+            client.set(PREFIX + key, json.dumps(value), px=60_000)
+
+        return raw_get, raw_set
+
+    ours = blocking.RedisCache(REDIS_URL, prefix=PREFIX, client_name="infrakit-bench-sync")
+    memo = ours.memoize(lambda value: dict(VALUE, id=value), key_fn=lambda value: f"m:{value}")
+    plain = redis.Redis.from_url(REDIS_URL)
+    timed_out = redis.Redis.from_url(REDIS_URL, socket_timeout=1.0)
+    contenders = {
+        "infrakit.cache.sync RedisCache (timeout=1.0)": blocking_calls(ours.get, ours.set, memo)
+    }
+    for label, client in (("no socket timeout", plain), ("socket_timeout=1.0", timed_out)):
+        get, put = raw_pair(client)
+        memoized = hand_memo(get, put, label)
+        contenders[f"redis.Redis raw, {label}"] = blocking_calls(get, put, memoized)
+    return contenders, [ours, plain, timed_out]
+
+
+def blocking_group(
+    title: str, contenders: dict[str, BlockingCalls], rounds: int, count: int
+) -> str:
+    samples = {name: {op: [] for op in BLOCKING_OPERATIONS} for name in contenders}
+    names = list(contenders)
+    for round_index in range(rounds):
+        order = names[round_index % len(names) :] + names[: round_index % len(names)]
+        for op in BLOCKING_OPERATIONS:
+            for name in order:
+                samples[name][op].append(blocking_batch(count, contenders[name][op]))
+    baseline = names[1]
+    lines = [
+        f"\n### {title} (blocking calls; median us [fastest-slowest] of {rounds} rounds)\n",
+        "| library | " + " | ".join(f"{op} us" for op in BLOCKING_OPERATIONS) + " |",
+        "|---|" + "---:|" * len(BLOCKING_OPERATIONS),
+    ]
+    for name in names:
+        cells = [cell(samples[name][op]) for op in BLOCKING_OPERATIONS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"| ops/s relative to {baseline} | " + " | ".join(BLOCKING_OPERATIONS) + " |",
+        "|---|" + "---:|" * len(BLOCKING_OPERATIONS),
+    ]
+    for name in names:
+        if name != baseline:
+            cells = [
+                f"{speedup(samples[baseline][op], samples[name][op]):.2f}x"
+                for op in BLOCKING_OPERATIONS
+            ]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def blocking_section(quick: bool) -> None:
+    rounds, memory_count, redis_count = (3, 500, 50) if quick else (15, 20_000, 500)
+    print(blocking_group("In memory, blocking", blocking_memory(), rounds, memory_count))
+    try:
+        contenders, clients = blocking_redis()
+        clients[1].ping()
+    except Exception as error:  # the Redis half is optional
+        print(f"\nBlocking Redis half skipped: {REDIS_URL} unreachable ({type(error).__name__})")
+        return
+    try:
+        print(blocking_group("Redis (localhost), blocking", contenders, rounds, redis_count))
+    finally:
+        clients[0].clear()
+        for client in clients:
+            client.close()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
-    asyncio.run(main(parser.parse_args().quick))
+    quick_run = parser.parse_args().quick
+    asyncio.run(main(quick_run))
+    blocking_section(quick_run)

@@ -1,4 +1,5 @@
-"""infrakit.db against raw psycopg AsyncConnectionPool and asyncpg, in one run.
+"""infrakit.db against raw psycopg AsyncConnectionPool and asyncpg, in one run; then
+infrakit.db.sync against raw psycopg's blocking ConnectionPool, from threads.
 
 Cases: a single-row primary-key select and a 1,000-row fetch, with 1 and 16
 concurrent tasks. Every library gets a pool of 16 connections, autocommit, rows
@@ -10,6 +11,12 @@ when other processes make the wall-clock throughput noisy.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python benchmarks/db.py
 
+The blocking section runs the same two cases from 1 and 4 threads, each contestant
+with a pool of 16 and `dict_row`; raw psycopg is at its fastest honest form (a
+`pool.connection()` block, one cursor, no extra checks). It reports the median of
+REPEATS windows with the lowest and highest around it; the contestants alternate
+within a repeat.
+
 `--quick` (or `BENCH_QUICK=1`) runs 3 windows of 0.1 s per figure: a smoke run that
 checks the script works, not figures to publish.
 """
@@ -18,16 +25,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 
 import asyncpg  # type: ignore[import-untyped]
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from infrakit.db import Database
+from infrakit.db import sync as blocking
 
 URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TABLE = f"bench_db_{uuid.uuid4().hex[:8]}"
@@ -169,10 +179,133 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+BlockingOperation = Callable[[int], object]
+
+
+def measure_blocking(operation: BlockingOperation, threads: int) -> float:
+    """Operations per second over one WINDOW, with `threads` threads calling at once."""
+    start, counts = threading.Barrier(threads + 1), [0] * threads
+    deadline: list[float] = []
+
+    def worker(index: int) -> None:
+        start.wait()
+        count, limit = 0, deadline[0]
+        while time.perf_counter() < limit:
+            operation(count % 1000 + 1)
+            count += 1
+        counts[index] = count
+
+    workers = [threading.Thread(target=worker, args=(index,)) for index in range(threads)]
+    for thread in workers:
+        thread.start()
+    started = time.perf_counter()
+    deadline.append(started + WINDOW)
+    start.wait()
+    for thread in workers:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - started)
+
+
+def blocking_operations(
+    db: blocking.Database, pool: ConnectionPool
+) -> dict[str, dict[str, BlockingOperation]]:
+    def raw_one(key: int) -> object:
+        with pool.connection() as connection:
+            cursor = connection.cursor(row_factory=dict_row)
+            cursor.execute(PK_SQL, (key,))
+            return cursor.fetchone()
+
+    def raw_many(key: int) -> object:
+        with pool.connection() as connection:
+            cursor = connection.cursor(row_factory=dict_row)
+            cursor.execute(MANY_SQL)
+            return cursor.fetchall()
+
+    return {
+        "pk select": {
+            "infrakit.sync": lambda key: db.fetch_one(PK_SQL, (key,)),
+            "psycopg": raw_one,
+        },
+        "1,000-row fetch": {
+            "infrakit.sync": lambda key: db.fetch_all(MANY_SQL),
+            "psycopg": raw_many,
+        },
+    }
+
+
+BlockingResult = tuple[str, int, dict[str, list[float]]]
+
+
+def run_blocking() -> list[BlockingResult]:
+    db = blocking.Database(
+        URL, min_size=POOL_SIZE, max_size=POOL_SIZE, application_name="bench-infrakit-sync"
+    )
+    pool = ConnectionPool(
+        URL,
+        min_size=POOL_SIZE,
+        max_size=POOL_SIZE,
+        kwargs={"autocommit": True, "application_name": "bench-psycopg-sync"},
+        open=False,
+    )
+    with db:
+        db.execute(
+            f"CREATE TABLE {TABLE} (id int PRIMARY KEY, name text, value double precision, "
+            "created timestamptz DEFAULT now())"
+        )
+        db.execute(
+            f"INSERT INTO {TABLE} (id, name, value) "
+            "SELECT i, 'name-' || i, i * 1.5 FROM generate_series(1, 1000) AS i"
+        )
+        try:
+            pool.open(wait=True)
+            try:
+                return run_blocking_cases(blocking_operations(db, pool))
+            finally:
+                pool.close()
+        finally:
+            db.execute(f"DROP TABLE IF EXISTS {TABLE}")
+
+
+def run_blocking_cases(cases: dict[str, dict[str, BlockingOperation]]) -> list[BlockingResult]:
+    results = []
+    for case, libraries in cases.items():
+        for threads in (1, 4):
+            figures: dict[str, list[float]] = {name: [] for name in libraries}
+            for operation in libraries.values():
+                for key in range(1, 30):
+                    operation(key)
+            for repeat in range(REPEATS):
+                order = list(libraries.items())
+                order = order[repeat % len(order) :] + order[: repeat % len(order)]
+                for name, operation in order:
+                    figures[name].append(measure_blocking(operation, threads))
+            results.append((case, threads, figures))
+    return results
+
+
+def blocking_table(results: list[BlockingResult]) -> str:
+    lines = [
+        "| case | threads | infrakit.db.sync ops/s (min-max) | psycopg sync pool ops/s (min-max) "
+        "| median ratio |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for case, threads, figures in results:
+        ours, raw = figures["infrakit.sync"], figures["psycopg"]
+        lines.append(
+            f"| {case} | {threads} | {statistics.median(ours):,.0f} "
+            f"({min(ours):,.0f}-{max(ours):,.0f}) | {statistics.median(raw):,.0f} "
+            f"({min(raw):,.0f}-{max(raw):,.0f}) "
+            f"| {statistics.median(ours) / statistics.median(raw):.3f} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     started = time.perf_counter()
     results = asyncio.run(run())
     print(table(results))
+    print()
+    print(blocking_table(run_blocking()))
     print(
         f"\nbest of {REPEATS} windows of {WINDOW}s per figure, pool of {POOL_SIZE}; "
         f"wall time {time.perf_counter() - started:.0f}s"

@@ -78,7 +78,11 @@ class _Cursor:
         return self._cursor.rowcount
 
     async def execute(self, sql: Any, params: Params = None) -> Self:
-        with _cancel_at_deadline(self._cursor.connection):
+        deadline = _deadline.get()
+        if deadline is None:  # the common case: no timer, no context manager
+            self._cursor.execute(sql, params)
+            return self
+        with _cancel_at(self._cursor.connection, deadline):
             self._cursor.execute(sql, params)
         return self
 
@@ -164,17 +168,13 @@ def _bounded(seconds: float) -> Iterator[None]:
 
 
 @contextmanager
-def _cancel_at_deadline(connection: Connection[Any]) -> Iterator[None]:
-    """Ask the server to cancel the statement if it still runs at the deadline.
+def _cancel_at(connection: Connection[Any], deadline: float) -> Iterator[None]:
+    """Ask the server to cancel the statement if it still runs at `deadline`.
 
     The cancelled statement fails with 57014, translated to `DatabaseTimeoutError`;
     the connection stays usable. The lock makes leaving wait for a cancel request
     already under way, so a late one can never reach the connection's next user.
     """
-    deadline = _deadline.get()
-    if deadline is None:
-        yield
-        return
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise TimeoutError
