@@ -228,7 +228,7 @@ class PostgresBackplane:
         if url is None:
             raise ConfigurationError("PostgresBackplane needs listen_url for this database")
         connect = psycopg.AsyncConnection.connect
-        name = "infrakit-pubsub-listener"
+        name = f"infrakit-pubsub-{self.table}"[:63]
         async with asyncio.timeout(self.timeout):
             listening = await connect(url, autocommit=True, application_name=name)
             reader = await connect(

@@ -57,6 +57,7 @@ class RedisBackplane:
         history_size: messages kept per channel (0 keeps none).
         history_age: seconds a channel's history lives after its last message.
         timeout: seconds one command may take.
+        client_name: `CLIENT SETNAME` of the connections it opens.
         logger: defaults to `get_logger("infrakit.pubsub")`.
 
     Raises:
@@ -71,14 +72,15 @@ class RedisBackplane:
         history_size: int = 1000,
         history_age: float = 300.0,
         timeout: float = 2.0,
+        client_name: str = "infrakit-pubsub",
         logger: Logger | None = None,
     ) -> None:
         self.history_size, self.history_age = check_history(history_size, history_age)
-        self.prefix, self.timeout = prefix, timeout
+        self.prefix, self.timeout, self.client_name = prefix, timeout, client_name
         self._owns_client = isinstance(url_or_client, str)
         if isinstance(url_or_client, str):
             self.url: str | None = register_dsn(url_or_client)
-            self._client: Redis = _connect(url_or_client)
+            self._client: Redis = _connect(url_or_client, client_name)
         else:
             self.url, self._client = None, url_or_client
         self._bus = f"{prefix}bus"
@@ -91,6 +93,11 @@ class RedisBackplane:
 
     def __repr__(self) -> str:
         return f"RedisBackplane({self.url!r}, prefix={self.prefix!r})"
+
+    @property
+    def client(self) -> Redis:
+        """The underlying `redis.asyncio.Redis`."""
+        return self._client
 
     @property
     def restarts(self) -> int:
@@ -235,10 +242,10 @@ def _item(record: Any) -> BackplaneMessage | None:
     return BackplaneMessage(fields["o"], "control", control=payload)
 
 
-def _connect(url: str) -> Redis:
+def _connect(url: str, client_name: str) -> Redis:
     try:
         client: Redis = _redis.Redis.from_url(
-            url, client_name="infrakit-pubsub", socket_timeout=None, socket_connect_timeout=None
+            url, client_name=client_name, socket_timeout=None, socket_connect_timeout=None
         )
     except (ValueError, TypeError) as error:
         raise ConfigurationError(

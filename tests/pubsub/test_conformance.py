@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 import pytest
 
 from infrakit.pubsub import Publisher, PubSubService
@@ -144,3 +147,38 @@ async def test_health_and_stats(make_backplane: BackplaneFactory) -> None:
     assert stats.channels == 1
     assert stats.messages_out == 1
     assert stats.messages_in == 1
+
+
+async def _cut_listener(kind: str, backplane: Any) -> None:
+    """Kill the listener's own connection on the server (only connections we made)."""
+    if kind == "redis":
+        client = backplane.client
+        for entry in await client.client_list():
+            if entry.get("name") == backplane.client_name and "subscribe" in entry.get("cmd", ""):
+                await client.client_kill_filter(_id=entry["id"])
+        return
+    await backplane.database.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE application_name = %s AND pid <> pg_backend_pid()",
+        (f"infrakit-pubsub-{backplane.table}",),
+    )
+
+
+@pytest.mark.parametrize("make_backplane", ["redis", "postgres"], indirect=True)
+async def test_a_lost_backplane_connection_is_restored(make_backplane: BackplaneFactory) -> None:
+    kind = make_backplane.kind  # type: ignore[attr-defined]
+    options = {"client_name": f"pubsub-test-{uuid.uuid4().hex[:8]}"} if kind == "redis" else {}
+    listening = make_backplane(**options)
+    node_a = PubSubService(backplane=make_backplane())
+    node_b = PubSubService(backplane=listening)
+    async with running(node_a), running(node_b) as url_b, client(url_b) as on_b:
+        await on_b.subscribe("resilient")
+        first = await node_a.publish("resilient", "e", "before")
+        assert (await on_b.recv_until("message"))["seq"] == first.seq
+        await _cut_listener(kind, listening)
+        await wait_for(lambda: listening.restarts >= 1 and listening._listener.ready.is_set())
+        after = await node_a.publish("resilient", "e", "after")
+        message = await on_b.recv_until("message")
+    assert message["data"] == "after"
+    assert message["seq"] == after.seq
+    assert node_b.get_stats().backplane_restarts >= 1
