@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from infrakit.cache._blocking import BlockingCache as Cache
 from infrakit.cache._blocking import Memoized, MemoryCache, memoize
-from infrakit.cache._factory import build_from_url
+from infrakit.cache._factory import build_from_url as _build_from_url
 from infrakit.cache._protocol import CacheError, CacheStats
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def cache_from_url(url: str | None, *, prefix: str | None = None, **options: Any
 
         return RedisCache(redis_url, **redis_options)
 
-    return build_from_url(url, prefix, options, MemoryCache, redis)  # type: ignore[no-any-return]
+    return _build_from_url(url, prefix, options, MemoryCache, redis)  # type: ignore[no-any-return]
 
 
 def __getattr__(name: str) -> Any:
