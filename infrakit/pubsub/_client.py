@@ -61,6 +61,23 @@ class TokenBucket:
 class Client:
     """A connection's state; the hub owns every instance."""
 
+    __slots__ = (
+        "_max_queue",
+        "_on_drop",
+        "_pending",
+        "_policy",
+        "_wake",
+        "_writer",
+        "bucket",
+        "catching_up",
+        "channels",
+        "client_id",
+        "closed",
+        "errors",
+        "transport",
+        "user",
+    )
+
     def __init__(
         self,
         client_id: str,

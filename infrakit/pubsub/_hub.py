@@ -414,17 +414,17 @@ class PubSubService:
         if not members:
             return 0
         text = _wire.encode_message(message, ack_id)
+        channel, high_water = message.channel, self.high_water
         fast: list[Any] = []
         delivered = 0
-        for client in list(members):
-            if client.client_id in excluded or client.closed:
+        for client in members:  # nothing below changes the set synchronously
+            if client.closed or (excluded and client.client_id in excluded):
                 continue
             delivered += 1
-            buffered = client.catching_up.get(message.channel)
-            if buffered is not None:
-                buffered.append((message.seq, text))
+            if client.catching_up and channel in client.catching_up:
+                client.catching_up[channel].append((message.seq, text))
                 continue
-            socket = client.transport.writable_socket(self.high_water) if client.idle else None
+            socket = client.transport.writable_socket(high_water) if client.idle else None
             if socket is not None:
                 fast.append(socket)
             elif not client.enqueue(text):
