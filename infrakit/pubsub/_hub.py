@@ -113,6 +113,7 @@ class PubSubService:
         self._channels: dict[str, set[Client]] = {}
         self._acks: dict[str, set[str]] = {}
         self._ack_done: dict[str, asyncio.Event] = {}
+        self._acked: dict[str, int] = {}
         self._manual_presence: set[str] = set()
         self._presence = Presence(self._presence_changed)
         self._counter = itertools.count(1)
@@ -383,8 +384,10 @@ class PubSubService:
         if client.user is not None:
             self._presence.remove((client.user.user_id, None))
         self._clients.pop(client.client_id, None)
-        for waiting in self._acks.values():
+        for ack_id, waiting in self._acks.items():
             waiting.discard(client.client_id)
+            if not waiting:
+                self._ack_done[ack_id].set()  # nobody left to wait for
         await client.stop()
 
     # -- internals --------------------------------------------------------------------
@@ -446,14 +449,14 @@ class PubSubService:
         members = self._channels.get(message.channel, set())
         waiting = {c.client_id for c in members if c.client_id not in excluded and not c.closed}
         self._acks[ack_id], done = set(waiting), asyncio.Event()
-        self._ack_done[ack_id] = done
+        self._ack_done[ack_id], self._acked[ack_id] = done, 0
         delivered = self._fan_out(message, excluded, ack_id)
         try:
             await self._await_acks(message, ack_id, done, wait)
         finally:
-            missing = self._acks.pop(ack_id, set())
+            self._acks.pop(ack_id, None)
             self._ack_done.pop(ack_id, None)
-        acknowledged = len(waiting) - len(missing & waiting)
+            acknowledged = self._acked.pop(ack_id, 0)
         return PublishResult(
             delivered=delivered, acknowledged=acknowledged, nodes=nodes, seq=message.seq
         )
@@ -481,6 +484,7 @@ class PubSubService:
         if waiting is None or client.client_id not in waiting:
             return False
         waiting.discard(client.client_id)
+        self._acked[ack_id] += 1
         if not waiting:
             self._ack_done[ack_id].set()
         return True

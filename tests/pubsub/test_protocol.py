@@ -288,3 +288,16 @@ async def test_close_is_bounded_and_says_1001() -> None:
             await ws.recv()
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1001
+
+
+async def test_an_ack_wait_ends_when_its_last_client_leaves() -> None:
+    hub = PubSubService()
+    async with running(hub) as url:
+        async with client(url) as leaving:
+            await leaving.subscribe("orders")
+            publishing = asyncio.create_task(hub.publish("orders", "e", 1, ack=True, timeout=30))
+            await leaving.recv_until("message")
+        async with asyncio.timeout(10):  # far less than the 30 s timeout
+            result = await publishing
+    assert result.delivered == 1
+    assert result.acknowledged == 0
