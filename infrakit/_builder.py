@@ -16,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
+from infrakit._internal.blocking import drive
 from infrakit.config import Config, ConfigReader, load_config
 from infrakit.di import ComponentHealth, Container, create_container
 from infrakit.errors import ConfigurationError, InitializationError
@@ -629,12 +630,11 @@ async def _settled(outcome: Any) -> Any:
 
 def _drive(coroutine: Coroutine[Any, Any, Any]) -> None:
     """Run `start()` / `stop()` without an event loop: blocking components never suspend."""
-    try:
-        coroutine.send(None)
-    except StopIteration:
-        return
-    coroutine.close()
-    raise InitializationError(
+    drive(coroutine, _needs_loop)
+
+
+def _needs_loop() -> InitializationError:
+    return InitializationError(
         "a component needs an event loop: use `async with infra` (or add it with sync=True)",
         details={"component": "*"},
     )

@@ -7,12 +7,11 @@ the extra, are in `_blocking_redis`.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, Self, TypeVar
 
+from infrakit._internal.blocking import drive as run_driven
 from infrakit.cache._compute import check_policy, check_timeout, fill_blocking
 from infrakit.cache._memoize import MISSING, options_of, wrap_blocking
 from infrakit.cache._protocol import CacheError, CacheStats, TtlPolicy
@@ -21,7 +20,7 @@ from infrakit.cache._single_flight import BlockingSingleFlight
 from infrakit.cache.memory import MemoryCore
 
 if TYPE_CHECKING:
-    from infrakit.log import Logger
+    pass
 
 __all__ = ["BlockingCache", "Memoized", "MemoryCache", "drive", "memoize"]
 
@@ -33,12 +32,11 @@ ResultT = TypeVar("ResultT")
 
 def drive(coroutine: Coroutine[Any, Any, ResultT]) -> ResultT:
     """Run a coroutine whose awaits never suspend (their I/O blocks) to its result."""
-    try:
-        coroutine.send(None)
-    except StopIteration as finished:
-        return finished.value  # type: ignore[no-any-return]
-    coroutine.close()
-    raise CacheError("This cache operation needs an event loop; use infrakit.cache instead.")
+    return run_driven(coroutine, _cache_needs_loop)
+
+
+def _cache_needs_loop() -> Exception:
+    return CacheError("This cache operation needs an event loop; use infrakit.cache instead.")
 
 
 class Memoized(Protocol[P, R_co]):
@@ -115,17 +113,8 @@ class MemoryCache(MemoryCore, BlockingCache):
     be called from any thread.
     """
 
-    def __init__(
-        self,
-        max_size: int = 10_000,
-        default_ttl: float | None = 300.0,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        logger: Logger | None = None,
-    ) -> None:
-        super().__init__(max_size, default_ttl, clock=clock, logger=logger)
-        self._lock = threading.Lock()
-        self._flight = BlockingSingleFlight()
+    _flight_type = BlockingSingleFlight
+    _flight: BlockingSingleFlight
 
     def get(self, key: str, *, type: Any = None, default: Any = None) -> Any:
         """The value, or `default` when it is absent or expired."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -28,8 +29,11 @@ class MemoryCore:
     """The entries, TTLs and counters of a memory cache, shared by both forms.
 
     `MemoryCache` here and `infrakit.cache.sync.MemoryCache` call these methods; the
-    blocking form holds a lock around each, the async form needs none (one event loop).
+    blocking form holds `_lock` around each, the async form needs none (one event loop).
+    Each form names its single-flight class in `_flight_type`.
     """
+
+    _flight_type: Callable[[], Any]
 
     def __init__(
         self,
@@ -52,6 +56,8 @@ class MemoryCore:
         self._data: TLRUCache[str, Any] = TLRUCache(max_size, self._time_to_use, clock)
         self._hits = 0
         self._misses = 0
+        self._lock = threading.Lock()
+        self._flight = self._flight_type()
 
     def __repr__(self) -> str:
         return f"MemoryCache(max_size={self.max_size}, default_ttl={self.default_ttl})"
@@ -138,16 +144,8 @@ class MemoryCache(MemoryCore, Cache):
             `get_logger("infrakit.cache")`.
     """
 
-    def __init__(
-        self,
-        max_size: int = 10_000,
-        default_ttl: float | None = 300.0,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        logger: Logger | None = None,
-    ) -> None:
-        super().__init__(max_size, default_ttl, clock=clock, logger=logger)
-        self._flight = SingleFlight()
+    _flight_type = SingleFlight
+    _flight: SingleFlight
 
     @overload
     async def get(self, key: str) -> Any: ...

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
+from infrakit._internal.blocking import drive as run_driven
 from infrakit.db import _database, _transaction
 from infrakit.db._core import HEALTH_TIMEOUT
 from infrakit.db._database import DatabaseHealth
@@ -48,12 +49,11 @@ _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 
 def drive(coroutine: Coroutine[Any, Any, ResultT]) -> ResultT:
     """Run a coroutine whose awaits never suspend (their I/O blocks) to its result."""
-    try:
-        coroutine.send(None)
-    except StopIteration as finished:
-        return finished.value  # type: ignore[no-any-return]
-    coroutine.close()
-    raise DatabaseError("This database call needs an event loop; use infrakit.db instead.")
+    return run_driven(coroutine, _database_needs_loop)
+
+
+def _database_needs_loop() -> Exception:
+    return DatabaseError("This database call needs an event loop; use infrakit.db instead.")
 
 
 # -- psycopg's blocking objects, awaitable -------------------------------------------
