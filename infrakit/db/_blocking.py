@@ -29,7 +29,7 @@ from infrakit.db._executor import Params, QueryResult, Row
 from infrakit.db._protocol import Isolation
 from infrakit.db._query_builder import BuilderCore
 from infrakit.db._settings import DatabaseSettings
-from infrakit.db._stats import ConnectionStats
+from infrakit.db._stats import ConnectionStats, LockedStatsRecorder
 from infrakit.errors import DatabaseError, import_optional
 
 if TYPE_CHECKING:
@@ -198,6 +198,8 @@ def _cancel_at(connection: Connection[Any], deadline: float) -> Iterator[None]:
 
 class _Engine(_database.Database):
     """The async `Database` over the adapters above: what the blocking classes drive."""
+
+    _stats_type = LockedStatsRecorder
 
     def _new_pool(self) -> Any:
         pool_module = import_optional("psycopg_pool", extra="postgres")

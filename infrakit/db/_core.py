@@ -38,6 +38,8 @@ HEALTH_TIMEOUT = 5.0
 class DatabaseCore:
     """The state and decisions of a `Database`, without its I/O."""
 
+    _stats_type: type[StatsRecorder] = StatsRecorder  # the blocking form's is locked
+
     def __init__(
         self,
         settings: str | DatabaseSettings,
@@ -64,7 +66,7 @@ class DatabaseCore:
         changes = {key: value for key, value in overrides.items() if value is not None}
         self.settings = _merged(settings, changes)
         self._logger = logger if logger is not None else _default_logger()
-        self._stats = StatsRecorder()
+        self._stats = self._stats_type()
         self._slow_seconds = self.settings.slow_query_threshold
         self._pool: Any = None  # psycopg_pool's AsyncConnectionPool or ConnectionPool
         self._rows: Any = None
@@ -128,7 +130,7 @@ class DatabaseCore:
         elapsed = time.perf_counter() - started
         self._stats.record(elapsed)
         if elapsed >= self._slow_seconds:
-            self._stats.slow_queries += 1
+            self._stats.record_slow()
             self._logger.warning(
                 "slow query",
                 sql=sql,

@@ -277,17 +277,17 @@ class Database(DatabaseCore, Executor):
             raise DatabaseUnavailableError("The database is not open; call `await db.open()`.")
         stats = self._stats
         while True:
-            stats.waiting += 1
+            stats.wait_started()
             try:
                 connection: AsyncConnection[Any] = await pool.getconn()
             finally:
-                stats.waiting -= 1
+                stats.wait_ended()
             if not has_pending_input(connection):
                 return connection
             try:
                 await connection.execute("")
             except Exception:
-                self._stats.connections_lost += 1
+                stats.record_lost()
                 await pool.putconn(connection)
                 continue
             except BaseException:  # cancelled mid-check: never lose the connection

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import statistics
+import threading
 from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-__all__ = ["ConnectionStats", "StatsRecorder"]
+__all__ = ["ConnectionStats", "LockedStatsRecorder", "StatsRecorder"]
 
 _SAMPLE_SIZE = 10_000
 
@@ -68,6 +69,18 @@ class StatsRecorder:
     def record_error(self, sqlstate: str | None) -> None:
         self.errors_by_sqlstate[sqlstate or "none"] += 1
 
+    def record_slow(self) -> None:
+        self.slow_queries += 1
+
+    def record_lost(self) -> None:
+        self.connections_lost += 1
+
+    def wait_started(self) -> None:
+        self.waiting += 1
+
+    def wait_ended(self) -> None:
+        self.waiting -= 1
+
     def snapshot(self, pool: Mapping[str, int]) -> ConnectionStats:
         """Freeze the counters, adding the psycopg_pool figures given in `pool`."""
         p50, p95, p99 = _percentiles(sorted(self.durations))
@@ -101,3 +114,48 @@ def _percentiles(ordered: list[float]) -> tuple[float, float, float]:
         return ordered[0], ordered[0], ordered[0]
     cuts = statistics.quantiles(ordered, n=100, method="inclusive")
     return cuts[49], cuts[94], cuts[98]
+
+
+class LockedStatsRecorder(StatsRecorder):
+    """The recorder for the blocking form, whose threads update it at once.
+
+    `x += 1` is a read and a write: two threads can lose an update, and a lost one on the
+    `waiting` gauge would never come back. One lock around each update (uncontended it
+    costs about as much as the update itself) keeps every count exact.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        super().__init__()
+
+    def reset(self) -> None:
+        with self._lock:
+            super().reset()
+
+    def record(self, seconds: float) -> None:
+        with self._lock:
+            super().record(seconds)
+
+    def record_error(self, sqlstate: str | None) -> None:
+        with self._lock:
+            super().record_error(sqlstate)
+
+    def record_slow(self) -> None:
+        with self._lock:
+            super().record_slow()
+
+    def record_lost(self) -> None:
+        with self._lock:
+            super().record_lost()
+
+    def wait_started(self) -> None:
+        with self._lock:
+            super().wait_started()
+
+    def wait_ended(self) -> None:
+        with self._lock:
+            super().wait_ended()
+
+    def snapshot(self, pool: Mapping[str, int]) -> ConnectionStats:
+        with self._lock:
+            return super().snapshot(pool)
