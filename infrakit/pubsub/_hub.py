@@ -10,9 +10,10 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from infrakit.pubsub import _commands, _wire
+from infrakit.pubsub._acks import Acks
 from infrakit.pubsub._client import Client, SlowConsumerPolicy, TokenBucket, Transport
 from infrakit.pubsub._errors import PubSubBackplaneError, PubSubError
-from infrakit.pubsub._presence import Pair, Presence
+from infrakit.pubsub._presence import Pair, Presence, parse_heartbeat
 from infrakit.pubsub._protocol import (
     Authenticator,
     Authorizer,
@@ -111,9 +112,7 @@ class PubSubService:
         self._logger = logger
         self._clients: dict[str, Client] = {}
         self._channels: dict[str, set[Client]] = {}
-        self._acks: dict[str, set[str]] = {}
-        self._ack_done: dict[str, asyncio.Event] = {}
-        self._acked: dict[str, int] = {}
+        self._acks = Acks()
         self._manual_presence: set[str] = set()
         self._presence = Presence(self._presence_changed)
         self._counter = itertools.count(1)
@@ -312,7 +311,7 @@ class PubSubService:
             messages_out=self._messages_out,
             dropped=self._dropped,
             slow_disconnects=self._slow,
-            pending_acks=sum(len(waiting) for waiting in self._acks.values()),
+            pending_acks=self._acks.pending,
             presence=len(self._presence),
             errors_sent=self._errors_sent,
             backplane_restarts=self._restarts + getattr(self.backplane, "restarts", 0),
@@ -384,10 +383,7 @@ class PubSubService:
         if client.user is not None:
             self._presence.remove((client.user.user_id, None))
         self._clients.pop(client.client_id, None)
-        for ack_id, waiting in self._acks.items():
-            waiting.discard(client.client_id)
-            if not waiting:
-                self._ack_done[ack_id].set()  # nobody left to wait for
+        self._acks.forget_client(client.client_id)
         await client.stop()
 
     # -- internals --------------------------------------------------------------------
@@ -444,50 +440,26 @@ class PubSubService:
         timeout: float | None,  # noqa: ASYNC109
         nodes: int,
     ) -> PublishResult:
-        wait = self.ack_timeout if timeout is None else timeout
-        ack_id = uuid.uuid4().hex
         members = self._channels.get(message.channel, set())
         waiting = {c.client_id for c in members if c.client_id not in excluded and not c.closed}
-        self._acks[ack_id], done = set(waiting), asyncio.Event()
-        self._ack_done[ack_id], self._acked[ack_id] = done, 0
+        ack_id = self._acks.open(waiting)
         delivered = self._fan_out(message, excluded, ack_id)
-        try:
-            await self._await_acks(message, ack_id, done, wait)
-        finally:
-            self._acks.pop(ack_id, None)
-            self._ack_done.pop(ack_id, None)
-            acknowledged = self._acked.pop(ack_id, 0)
+
+        def resend(client_ids: set[str]) -> None:
+            text = _wire.encode_message(message, ack_id)
+            for client_id in client_ids:
+                client = self._clients.get(client_id)
+                if client is not None:
+                    client.enqueue(text)
+
+        seconds = self.ack_timeout if timeout is None else timeout
+        acknowledged = await self._acks.wait(ack_id, seconds, self.ack_retries + 1, resend)
         return PublishResult(
             delivered=delivered, acknowledged=acknowledged, nodes=nodes, seq=message.seq
         )
 
-    async def _await_acks(
-        self, message: ChannelMessage, ack_id: str, done: asyncio.Event, wait: float
-    ) -> None:
-        rounds = self.ack_retries + 1
-        for attempt in range(rounds):
-            if not self._acks.get(ack_id):
-                return
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait / rounds):
-                    await done.wait()
-                    return
-            if attempt + 1 < rounds:
-                text = _wire.encode_message(message, ack_id)
-                for client_id in list(self._acks.get(ack_id, ())):
-                    client = self._clients.get(client_id)
-                    if client is not None:
-                        client.enqueue(text)
-
     def acknowledge(self, client: Client, ack_id: Any) -> bool:
-        waiting = self._acks.get(ack_id) if isinstance(ack_id, str) else None
-        if waiting is None or client.client_id not in waiting:
-            return False
-        waiting.discard(client.client_id)
-        self._acked[ack_id] += 1
-        if not waiting:
-            self._ack_done[ack_id].set()
-        return True
+        return self._acks.acknowledge(ack_id, client.client_id)
 
     def _slow_client(self, client: Client, disconnect: bool) -> None:
         if disconnect:
@@ -557,25 +529,9 @@ class PubSubService:
         if payload.get("bye"):
             self._presence.remote_gone(origin)
             return
-        pairs = payload.get("pairs")
-        if not isinstance(pairs, list):
-            return
-        checked = [
-            (pair[0], pair[1])
-            for pair in pairs
-            if isinstance(pair, list)
-            and len(pair) == 2
-            and isinstance(pair[0], str)
-            and (pair[1] is None or isinstance(pair[1], str))
-        ]
-        metadata = payload.get("metadata")
-        ttl = payload.get("ttl")
-        self._presence.remote_heartbeat(
-            origin,
-            checked,
-            metadata if isinstance(metadata, dict) else {},
-            float(ttl) if isinstance(ttl, int | float) and ttl > 0 else self.presence_ttl,
-        )
+        heartbeat = parse_heartbeat(payload, self.presence_ttl)
+        if heartbeat is not None:
+            self._presence.remote_heartbeat(origin, *heartbeat)
 
     def _local_pairs(self) -> tuple[list[Pair], dict[str, Any]]:
         pairs: set[Pair] = {(user_id, None) for user_id in self._manual_presence}

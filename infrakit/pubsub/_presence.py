@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["Pair", "Presence"]
+__all__ = ["Pair", "Presence", "parse_heartbeat"]
 
 Pair = tuple[str, str | None]
 Change = Callable[[str, str | None, bool], None]
@@ -93,3 +93,24 @@ class Presence:
     @property
     def remote_nodes(self) -> int:
         return len(self._remote)
+
+
+def parse_heartbeat(
+    payload: Mapping[str, Any], default_ttl: float
+) -> tuple[list[Pair], Mapping[str, Any], float] | None:
+    """A remote node's snapshot (pairs, metadata, ttl), or None when it is malformed."""
+    pairs = payload.get("pairs")
+    if not isinstance(pairs, list):
+        return None
+    checked: list[Pair] = [
+        (pair[0], pair[1])
+        for pair in pairs
+        if isinstance(pair, list)
+        and len(pair) == 2
+        and isinstance(pair[0], str)
+        and (pair[1] is None or isinstance(pair[1], str))
+    ]
+    metadata = payload.get("metadata")
+    ttl = payload.get("ttl")
+    seconds = float(ttl) if isinstance(ttl, int | float) and ttl > 0 else default_ttl
+    return checked, metadata if isinstance(metadata, dict) else {}, seconds
