@@ -182,8 +182,9 @@ def table(results: list[Result]) -> str:
 BlockingOperation = Callable[[int], object]
 
 
-def measure_blocking(operation: BlockingOperation, threads: int) -> float:
-    """Operations per second over one WINDOW, with `threads` threads calling at once."""
+def measure_blocking(operation: BlockingOperation, threads: int) -> tuple[float, float]:
+    """Operations per second over one WINDOW (`threads` calling at once), and client CPU
+    microseconds per operation (this process, every thread)."""
     start, counts = threading.Barrier(threads + 1), [0] * threads
     deadline: list[float] = []
 
@@ -198,12 +199,14 @@ def measure_blocking(operation: BlockingOperation, threads: int) -> float:
     workers = [threading.Thread(target=worker, args=(index,)) for index in range(threads)]
     for thread in workers:
         thread.start()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     deadline.append(started + WINDOW)
     start.wait()
     for thread in workers:
         thread.join()
-    return sum(counts) / (time.perf_counter() - started)
+    operations = max(sum(counts), 1)
+    cpu_per_operation = (time.process_time() - cpu_started) / operations * 1e6
+    return operations / (time.perf_counter() - started), cpu_per_operation
 
 
 def blocking_operations(
@@ -233,7 +236,7 @@ def blocking_operations(
     }
 
 
-BlockingResult = tuple[str, int, dict[str, list[float]]]
+BlockingResult = tuple[str, int, dict[str, list[float]], dict[str, list[float]]]
 
 
 def run_blocking() -> list[BlockingResult]:
@@ -271,6 +274,7 @@ def run_blocking_cases(cases: dict[str, dict[str, BlockingOperation]]) -> list[B
     for case, libraries in cases.items():
         for threads in (1, 4):
             figures: dict[str, list[float]] = {name: [] for name in libraries}
+            cpu: dict[str, list[float]] = {name: [] for name in libraries}
             for operation in libraries.values():
                 for key in range(1, 30):
                     operation(key)
@@ -278,24 +282,29 @@ def run_blocking_cases(cases: dict[str, dict[str, BlockingOperation]]) -> list[B
                 order = list(libraries.items())
                 order = order[repeat % len(order) :] + order[: repeat % len(order)]
                 for name, operation in order:
-                    figures[name].append(measure_blocking(operation, threads))
-            results.append((case, threads, figures))
+                    throughput, cpu_per_operation = measure_blocking(operation, threads)
+                    figures[name].append(throughput)
+                    cpu[name].append(cpu_per_operation)
+            results.append((case, threads, figures, cpu))
     return results
 
 
 def blocking_table(results: list[BlockingResult]) -> str:
     lines = [
         "| case | threads | infrakit.db.sync ops/s (min-max) | psycopg sync pool ops/s (min-max) "
-        "| median ratio |",
-        "|---|---:|---:|---:|---:|",
+        "| median ratio | median client CPU us/op infrakit.sync / psycopg | CPU ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for case, threads, figures in results:
+    for case, threads, figures, cpu in results:
         ours, raw = figures["infrakit.sync"], figures["psycopg"]
+        ours_cpu = statistics.median(cpu["infrakit.sync"])
+        raw_cpu = statistics.median(cpu["psycopg"])
         lines.append(
             f"| {case} | {threads} | {statistics.median(ours):,.0f} "
             f"({min(ours):,.0f}-{max(ours):,.0f}) | {statistics.median(raw):,.0f} "
             f"({min(raw):,.0f}-{max(raw):,.0f}) "
-            f"| {statistics.median(ours) / statistics.median(raw):.3f} |"
+            f"| {statistics.median(ours) / statistics.median(raw):.3f} "
+            f"| {ours_cpu:,.0f} / {raw_cpu:,.0f} | {ours_cpu / raw_cpu:.3f} |"
         )
     return "\n".join(lines)
 
