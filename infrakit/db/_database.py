@@ -274,7 +274,7 @@ class Database(DatabaseCore, Executor):
         """
         pool = self._pool
         if pool is None:
-            raise DatabaseUnavailableError("The database is not open; call `await db.open()`.")
+            raise DatabaseUnavailableError("The database is not open; call `open()` first.")
         stats = self._stats
         while True:
             stats.wait_started()
