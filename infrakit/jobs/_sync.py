@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
+from infrakit._internal.blocking import drive
 from infrakit.errors import import_optional
 from infrakit.jobs import _queue, postgres, sqlite
 from infrakit.jobs._backoff import Backoff
@@ -40,12 +41,11 @@ ResultT = TypeVar("ResultT")
 
 def run_blocking(coroutine: Coroutine[Any, Any, ResultT]) -> ResultT:
     """Run a coroutine that never suspends (its I/O is blocking) to its result."""
-    try:
-        coroutine.send(None)
-    except StopIteration as finished:
-        return finished.value  # type: ignore[no-any-return]
-    coroutine.close()
-    raise JobStorageError("This operation needs an event loop; use the async JobQueue.")
+    return drive(coroutine, _needs_loop)
+
+
+def _needs_loop() -> JobStorageError:
+    return JobStorageError("This operation needs an event loop; use the async JobQueue.")
 
 
 class SqliteJobStorage(sqlite.SqliteJobStorage):
