@@ -182,3 +182,32 @@ async def test_a_lost_backplane_connection_is_restored(make_backplane: Backplane
     assert message["data"] == "after"
     assert message["seq"] == after.seq
     assert node_b.get_stats().backplane_restarts >= 1
+
+
+async def _send_garbage(kind: str, backplane: Any) -> int:
+    """Put malformed items on the bus the way a buggy or hostile peer could."""
+    if kind == "redis":
+        bus = f"{backplane.prefix}bus"
+        for junk in (b"\xff\xfe", b"0 not json", b"7 [1, 2]", b'3 {"o": "x"}', b"x {}"):
+            await backplane.client.publish(bus, junk)
+        return 5
+    for junk in ("garbage", "999999999"):
+        await backplane.database.execute(
+            "SELECT pg_notify(%s, %s)", (f"{backplane.table}_bus", junk)
+        )
+    return 2
+
+
+@pytest.mark.parametrize("make_backplane", ["redis", "postgres"], indirect=True)
+async def test_the_listener_survives_malformed_messages(make_backplane: BackplaneFactory) -> None:
+    kind = make_backplane.kind  # type: ignore[attr-defined]
+    listening = make_backplane()
+    node_a = PubSubService(backplane=make_backplane())
+    node_b = PubSubService(backplane=listening)
+    async with running(node_a), running(node_b) as url_b, client(url_b) as on_b:
+        await on_b.subscribe("sturdy")
+        sent = await _send_garbage(kind, listening)
+        await wait_for(lambda: listening.malformed >= sent)
+        await node_a.publish("sturdy", "e", "still listening")
+        assert (await on_b.recv_until("message"))["data"] == "still listening"
+    assert listening.restarts == 0
