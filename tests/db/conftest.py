@@ -37,10 +37,6 @@ ASYNC_ONLY = pytest.mark.async_only
 """For tests of what only the async form has (migrations, cancellation of tasks)."""
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "async_only: run on infrakit.db.Database alone")
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that takes `db` runs over both forms, unless marked `async_only`."""
     if "db" in metafunc.fixturenames:
