@@ -62,6 +62,7 @@ class InfraBuilder:
         self._config: ConfigReader | None = None
         self._logging: dict[str, Any] | None = None
         self._components: dict[str, Component] = {}
+        self._built: dict[str, Any] = {}
 
     def with_config(self, config: ConfigReader | None = None) -> Self:
         """Use `config`, or load the cascade for the builder's env and directory."""
@@ -290,7 +291,8 @@ class InfraBuilder:
 
         `sqlite` (the default) keeps jobs at `JOBS_SQLITE_PATH` (`data/jobs.sqlite3`);
         `postgres` puts them in schema `JOBS_SCHEMA` (`infrakit`) through `database`,
-        else a pool of its own from the `DATABASE_*` settings; `memory` is for tests.
+        else the pool of a `with_database()` added before, else a pool of its own from
+        the `DATABASE_*` settings; `memory` is for tests.
         With `worker=True` (or `JOBS_WORKER=true`) Infra also runs a worker for the
         processors registered before it starts, and stops it (bounded) on close.
         """
@@ -305,6 +307,7 @@ class InfraBuilder:
             if queue is not None:
                 return queue
             chosen = backend or config.get_str("JOBS_BACKEND", "sqlite")
+            owned["shared"] = self._built.get("database")
             storage = _job_storage(chosen, config, logger, database, owned)
             return JobQueue(storage, logger=logger.child("jobs"))
 
@@ -333,8 +336,9 @@ class InfraBuilder:
         """Add a `PubSubService`: `PUBSUB_BACKPLANE` (or `backplane`) picks its backplane.
 
         `memory` (the default) serves one process; `redis` uses `PUBSUB_REDIS_URL`
-        (else `REDIS_URL`); `postgres` uses `database`, else a pool of its own from the
-        `DATABASE_*` settings. With `port` (or `PUBSUB_PORT`) Infra also serves it on
+        (else `REDIS_URL`); `postgres` uses `database`, else the pool of a
+        `with_database()` added before, else a pool of its own from the `DATABASE_*`
+        settings. With `port` (or `PUBSUB_PORT`) Infra also serves it on
         `PUBSUB_HOST` (`127.0.0.1`) when it starts; it closes it (bounded) on close.
         """
         from infrakit.pubsub import PubSubService
@@ -347,6 +351,7 @@ class InfraBuilder:
             if service is not None:
                 return service
             chosen = backplane or config.get_str("PUBSUB_BACKPLANE", "memory")
+            owned["shared"] = self._built.get("database")
             plane = _pubsub_backplane(chosen, config, logger, database, owned)
             return PubSubService(backplane=plane, logger=logger.child("pubsub"))
 
@@ -409,10 +414,13 @@ class InfraBuilder:
         container = create_container(logger=logger.child("di"))
         container.register(ConfigReader, instance=config, name="config")
         container.register(Logger, instance=logger, name="log")
-        instances = {
-            name: component.create(config, logger) for name, component in self._components.items()
-        }
-        return Infra(config, logger, container, list(self._components.values()), instances)
+        # Filled in order, so a component's `create` can use one added before it (the
+        # jobs store and the pub/sub backplane share `with_database()`'s pool).
+        instances = self._built
+        instances.clear()
+        for name, component in self._components.items():
+            instances[name] = component.create(config, logger)
+        return Infra(config, logger, container, list(self._components.values()), dict(instances))
 
     def _add(self, component: Component) -> Self:
         self._components[component.name] = component
@@ -658,6 +666,26 @@ def _log_format(config: ConfigReader) -> Literal["pretty", "json"]:
     raise ConfigurationError("LOG_FORMAT must be 'pretty' or 'json'", details={"key": "LOG_FORMAT"})
 
 
+def _database_for(
+    database: Database | None, config: ConfigReader, logger: Logger, owned: dict[str, Any]
+) -> Database:
+    """`database`, else the async pool of `with_database()`, else a pool of its own.
+
+    A pool of its own (from the `DATABASE_*` settings) goes in `owned`, so the
+    component that asked opens and closes it.
+    """
+    from infrakit.db import Database, DatabaseSettings
+
+    if database is not None:
+        return database
+    shared = owned.get("shared")
+    if isinstance(shared, Database):
+        return shared
+    own = Database(DatabaseSettings.from_config(config), logger=logger.child("db"))
+    owned["database"] = own
+    return own
+
+
 def _job_storage(
     backend: str,
     config: ConfigReader,
@@ -673,11 +701,7 @@ def _job_storage(
     if backend == "sqlite":
         return SqliteJobStorage(config.get_str("JOBS_SQLITE_PATH", "data/jobs.sqlite3"))
     if backend == "postgres":
-        if database is None:
-            from infrakit.db import Database, DatabaseSettings
-
-            database = Database(DatabaseSettings.from_config(config), logger=logger.child("db"))
-            owned["database"] = database
+        database = _database_for(database, config, logger, owned)
         schema = config.get_str("JOBS_SCHEMA", "infrakit")
         return PostgresJobStorage(database, schema=schema, logger=logger.child("jobs"))
     raise ConfigurationError(
@@ -708,11 +732,7 @@ def _pubsub_backplane(
             )
         return RedisBackplane(url, logger=logger.child("pubsub"))
     if backplane == "postgres":
-        if database is None:
-            from infrakit.db import Database, DatabaseSettings
-
-            database = Database(DatabaseSettings.from_config(config), logger=logger.child("db"))
-            owned["database"] = database
+        database = _database_for(database, config, logger, owned)
         from infrakit.pubsub.postgres import PostgresBackplane
 
         return PostgresBackplane(database, logger=logger.child("pubsub"))

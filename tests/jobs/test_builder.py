@@ -54,6 +54,22 @@ async def test_postgres_backend_with_its_own_pool(tmp_path: Path, database_url: 
             await storage.database.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
+async def test_postgres_backend_shares_the_database_pool(tmp_path: Path, database_url: str) -> None:
+    schema = f"jobs_builder_{uuid.uuid4().hex[:12]}"
+    environ = {"JOBS_BACKEND": "postgres", "DATABASE_URL": database_url, "JOBS_SCHEMA": schema}
+    config = load_config("test", directory=tmp_path, environ=environ)
+    infra = Infra.builder().with_config(config).with_database().with_jobs().build()
+    async with infra:
+        storage = infra.jobs.storage
+        assert isinstance(storage, PostgresJobStorage)
+        assert storage.database is infra.database
+        try:
+            await infra.jobs.add_job("email")
+            assert (await infra.jobs.get_stats("email")).waiting == 1
+        finally:
+            await infra.database.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
 def test_unknown_backend_is_a_configuration_error(tmp_path: Path) -> None:
     config = load_config("test", directory=tmp_path, environ={"JOBS_BACKEND": "kafka"})
     with pytest.raises(ConfigurationError) as caught:

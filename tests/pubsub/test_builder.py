@@ -57,3 +57,11 @@ def test_a_bad_backplane_setting_names_the_key(
     with pytest.raises(ConfigurationError) as caught:
         Infra.builder().with_config(config).with_pubsub().build()
     assert caught.value.details["key"] == key
+
+
+def test_postgres_backplane_shares_the_database_pool(tmp_path: Path) -> None:
+    """Built, not started: the backplane holds `with_database()`'s pool, not one of its own."""
+    environ = {"PUBSUB_BACKPLANE": "postgres", "DATABASE_URL": "postgresql://app@127.0.0.1/app"}
+    config = load_config("test", directory=tmp_path, environ=environ)
+    infra = Infra.builder().with_config(config).with_database().with_pubsub().build()
+    assert infra.pubsub.backplane.database is infra.database  # type: ignore[attr-defined]
