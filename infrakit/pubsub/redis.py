@@ -1,11 +1,14 @@
-"""The Redis backplane: messages over one pub/sub channel, history in a sorted set.
+"""The Redis backplane: messages over one pub/sub channel, history in a Redis stream.
 
-Needs the `redis` extra. A publish is one Lua script: `INCR` the channel's counter,
-`ZADD` the message to its history (trimmed to `history_size`, expiring after
-`history_age`), `PUBLISH` it to every node; the reply gives the number of nodes that
-received it. Each command runs under an `asyncio.timeout` of our own; the listener
-survives any message (a malformed one is counted and ignored) and restarts with backoff
-after a lost connection, and clients see what it missed through `seq`.
+Needs the `redis` extra. A publish is one Lua script, so numbering, history and
+delivery stay atomic: `INCR` the channel's counter, `XADD` the message to the channel's
+stream under the id `<seq>-0` (trimmed exactly to `history_size`; entries older than
+`history_age` deleted from its head; the key expiring `history_age` after the last
+message), `PUBLISH` it to every node; the reply gives the number of nodes that received
+it. Replay is one `XRANGE` from `<since + 1>`. Each command runs under an
+`asyncio.timeout` of our own; the listener survives any message (a malformed one is
+counted and ignored) and restarts with backoff after a lost connection, and clients
+see what it missed through `seq`.
 """
 
 from __future__ import annotations
@@ -33,12 +36,34 @@ if TYPE_CHECKING:
 __all__ = ["RedisBackplane"]
 
 _FAILURES = (_redis.RedisError, OSError)
+# KEYS: counter, stream, bus. ARGV: record, history_size, history_age (ms), now, horizon.
+# Stream ids are `<seq>-0`, explicit and increasing; should the counter be lost while
+# the stream lives (evicted under maxmemory), it resumes after the stream's last id.
+# Age: the entry keeps its publish time (`t`); at most 32 expired entries are deleted
+# from the head per publish, and reads skip any left (publishers' clocks, as PostgreSQL).
 _PUBLISH = """
 local seq = redis.call('INCR', KEYS[1])
 local record = seq .. ' ' .. ARGV[1]
-if tonumber(ARGV[2]) > 0 then
-  redis.call('ZADD', KEYS[2], seq, record)
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[2]) - 1)
+local size = tonumber(ARGV[2])
+if size > 0 then
+  local added = redis.pcall('XADD', KEYS[2], 'MAXLEN', size, seq .. '-0', 't', ARGV[4], 'm', record)
+  if type(added) == 'table' and added.err then
+    local info = redis.call('XINFO', 'STREAM', KEYS[2])
+    for i = 1, #info, 2 do
+      if info[i] == 'last-generated-id' then
+        seq = tonumber(string.match(info[i + 1], '^%d+')) + 1
+      end
+    end
+    redis.call('SET', KEYS[1], seq)
+    record = seq .. ' ' .. ARGV[1]
+    redis.call('XADD', KEYS[2], 'MAXLEN', size, seq .. '-0', 't', ARGV[4], 'm', record)
+  end
+  local horizon = tonumber(ARGV[5])
+  for _ = 1, 32 do
+    local head = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
+    if head == nil or tonumber(head[2][2]) >= horizon then break end
+    redis.call('XDEL', KEYS[2], head[1])
+  end
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
 end
 local nodes = redis.call('PUBLISH', KEYS[3], record)
@@ -55,7 +80,8 @@ class RedisBackplane:
             `redis.asyncio.Redis` you own.
         prefix: before every key and the bus channel; hubs with one prefix see each other.
         history_size: messages kept per channel (0 keeps none).
-        history_age: seconds a channel's history lives after its last message.
+        history_age: seconds a message stays in the history (a quiet channel's whole
+            stream expires this long after its last message).
         timeout: seconds one command may take.
         client_name: `CLIENT SETNAME` of the connections it opens.
         logger: defaults to `get_logger("infrakit.pubsub")`.
@@ -119,8 +145,9 @@ class RedisBackplane:
     ) -> tuple[ChannelMessage, int | None]:
         now = time.time()
         body = _json({"o": origin, "c": channel, "e": event, "d": data, "t": now, "x": exclude})
-        keys = [f"{self.prefix}seq:{channel}", f"{self.prefix}history:{channel}", self._bus]
-        args = [body, self.history_size, int(self.history_age * 1000)]
+        keys = [f"{self.prefix}seq:{channel}", self._stream(channel), self._bus]
+        horizon = now - self.history_age
+        args = [body, self.history_size, int(self.history_age * 1000), repr(now), repr(horizon)]
         seq, nodes = await self._command(self._script, keys=keys, args=args)
         return ChannelMessage(channel, int(seq), event, data, now), int(nodes)
 
@@ -130,22 +157,14 @@ class RedisBackplane:
         )
 
     async def history(self, channel: str, since: int) -> list[ChannelMessage] | None:
-        key = f"{self.prefix}history:{channel}"
         async with self._client.pipeline(transaction=False) as pipeline:
             pipeline.get(f"{self.prefix}seq:{channel}")
-            pipeline.zrange(key, 0, 0, withscores=True)
-            pipeline.zrangebyscore(key, f"({since}", "+inf")
-            last, oldest, records = await self._command(pipeline.execute)
+            pipeline.xrange(self._stream(channel), min=f"{since + 1}-0", max="+")
+            last, entries = await self._command(pipeline.execute)
         if since >= int(last or 0):
             return []
-        horizon = time.time() - self.history_age
-        messages = [m for m in (_decode(r)[1] for r in records) if m and m.published_at >= horizon]
-        if (
-            not oldest
-            or int(oldest[0][1]) > since + 1
-            or not messages
-            or messages[0].seq > since + 1
-        ):
+        messages = _fresh(entries, time.time() - self.history_age)
+        if not messages or messages[0].seq > since + 1:
             return None
         return messages
 
@@ -163,6 +182,9 @@ class RedisBackplane:
         await self._listener.stop()
         if self._owns_client:
             await self._client.aclose()
+
+    def _stream(self, channel: str) -> str:
+        return f"{self.prefix}stream:{channel}"
 
     async def _command(self, function: Any, *args: Any, **kw: Any) -> Any:
         try:
@@ -224,6 +246,20 @@ def _decode(record: Any) -> tuple[dict[str, Any] | None, ChannelMessage | None]:
     except (KeyError, TypeError, ValueError):
         return None, None
     return fields, message
+
+
+def _fresh(entries: Any, horizon: float) -> list[ChannelMessage]:
+    """The stream entries' messages, those published before `horizon` dropped from the head.
+
+    A malformed entry (written by something else under our prefix) is skipped, so the
+    `seq` check that follows reports a gap rather than a crash.
+    """
+    messages: list[ChannelMessage] = []
+    for _, fields in entries:
+        message = _decode(fields.get(b"m", fields.get("m")))[1]
+        if message is not None and (messages or message.published_at >= horizon):
+            messages.append(message)
+    return messages
 
 
 def _item(record: Any) -> BackplaneMessage | None:

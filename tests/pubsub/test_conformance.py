@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -96,6 +97,33 @@ async def test_history_that_no_longer_reaches_back_sends_a_gap(
             await ws.subscribe("short", since=first.seq)
             gap = await ws.recv_until("gap")
     assert gap == {"type": "gap", "channel": "short", "seq": first.seq}
+
+
+async def test_history_is_bounded_by_size(make_backplane: BackplaneFactory) -> None:
+    hub = PubSubService(backplane=make_backplane(history_size=3))
+    async with hub:
+        seqs = [(await hub.publish("sized", "item", n)).seq for n in range(5)]
+        kept = await hub.backplane.history("sized", seqs[1])
+        trimmed = await hub.backplane.history("sized", seqs[0])
+        caught_up = await hub.backplane.history("sized", seqs[-1])
+    assert [(m.seq, m.data) for m in kept or []] == [(seqs[n], n) for n in (2, 3, 4)]
+    assert trimmed is None  # the message after `since` was trimmed: a gap
+    assert caught_up == []
+
+
+async def test_history_is_bounded_by_age(make_backplane: BackplaneFactory) -> None:
+    age = 1.0
+    hub = PubSubService(backplane=make_backplane(history_age=age))
+    async with hub:
+        first = await hub.publish("aged", "item", "old")
+        await hub.publish("aged", "item", "old too")
+        published = time.time()
+        await wait_for(lambda: time.time() > published + age)
+        fresh = await hub.publish("aged", "item", "new")
+        kept = await hub.backplane.history("aged", fresh.seq - 1)
+        expired = await hub.backplane.history("aged", first.seq)
+    assert [(m.seq, m.data) for m in kept or []] == [(fresh.seq, "new")]
+    assert expired is None  # the message after `since` aged out: a gap
 
 
 async def test_payloads_above_notify_limit_travel(make_backplane: BackplaneFactory) -> None:
