@@ -61,7 +61,7 @@ if size > 0 then
   local horizon = tonumber(ARGV[5])
   for _ = 1, 32 do
     local head = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
-    if head == nil or tonumber(head[2][2]) >= horizon then break end
+    if head == nil or (tonumber(head[2][2]) or 0) >= horizon then break end
     redis.call('XDEL', KEYS[2], head[1])
   end
   redis.call('PEXPIRE', KEYS[2], ARGV[3])

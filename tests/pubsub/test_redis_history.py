@@ -65,3 +65,20 @@ async def test_a_lost_counter_resumes_after_the_streams_last_id(
         replay = await backplane.history("counted", last.seq)
     assert after.seq == last.seq + 1
     assert [(m.seq, m.data) for m in replay or []] == [(after.seq, "after")]
+
+
+async def test_a_foreign_entry_in_the_stream_is_dropped_not_fatal(
+    make_backplane: BackplaneFactory,
+) -> None:
+    backplane = make_backplane()
+    stream = _stream(backplane, "foreign")
+    await backplane.client.xadd(stream, {"junk": "x"}, id="0-1")
+    async with PubSubService(backplane=backplane) as hub:
+        first = await hub.publish("foreign", "item", "first")
+        await backplane.client.xadd(stream, {"t": "junk"}, id=f"{first.seq}-1")
+        second = await hub.publish("foreign", "item", "second")
+        entries = await backplane.client.xrange(stream)
+        replay = await backplane.history("foreign", 0)
+    assert entries[0][0] == f"{first.seq}-0".encode()  # the head one was deleted at publish
+    assert [(m.seq, m.data) for m in replay or []] == [(1, "first"), (2, "second")]
+    assert second.seq == first.seq + 1
