@@ -35,12 +35,14 @@ async def test_redis_from_the_environment(tmp_path: Path, redis_url: str) -> Non
     environ = {"PUBSUB_BACKPLANE": "redis", "PUBSUB_REDIS_URL": redis_url}
     config = load_config("test", directory=tmp_path, environ=environ)
     infra = Infra.builder().with_config(config).with_pubsub().build()
-    async with infra:
-        assert isinstance(infra.pubsub.backplane, RedisBackplane)
-        channel = f"built-{uuid.uuid4().hex[:8]}"
-        assert (await infra.pubsub.publish(channel, "e", 1)).nodes >= 1
-    await _delete_redis_prefix(redis_url, f"infrakit:pubsub:seq:{channel}")
-    await _delete_redis_prefix(redis_url, f"infrakit:pubsub:history:{channel}")
+    channel = f"built-{uuid.uuid4().hex[:8]}"
+    try:
+        async with infra:
+            assert isinstance(infra.pubsub.backplane, RedisBackplane)
+            assert (await infra.pubsub.publish(channel, "e", 1)).nodes >= 1
+    finally:
+        for kind in ("seq", "stream"):
+            await _delete_redis_prefix(redis_url, f"infrakit:pubsub:{kind}:{channel}")
 
 
 @pytest.mark.parametrize(
