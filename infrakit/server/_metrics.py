@@ -1,0 +1,173 @@
+"""`/metrics`: every service's `get_stats()` read at scrape time, plus request counts and latency.
+
+A custom prometheus_client `Collector` turns each service's stats dataclass into gauges
+named `infrakit_<service>_<field>` when Prometheus scrapes, so nothing is kept twice and
+no service needs a collector of its own. Numbers become one gauge, mappings one gauge
+labelled `key`, strings one gauge labelled `value` set to 1 (an enum state), nested
+dataclasses are flattened with `_`. Job counts live in the store, so the scrape first
+awaits `queue.get_stats(job_type)` for each registered type (bounded) and the collector
+reads what it got.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
+from typing import Any
+
+from infrakit.errors import import_optional
+
+__all__ = ["Metrics"]
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_JOB_COUNTS_TIMEOUT = 2.0
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """One Prometheus registry per server: request metrics and the services' stats."""
+
+    def __init__(self, services: Mapping[str, Any]) -> None:
+        prometheus = import_optional("prometheus_client", extra="server")
+        self._prometheus = prometheus
+        self._core = import_optional("prometheus_client.core", extra="server")
+        self.registry = prometheus.CollectorRegistry(auto_describe=False)
+        self.requests = prometheus.Counter(
+            "infrakit_http_requests",
+            "HTTP requests answered by the app, by method and status code.",
+            ["method", "status"],
+            registry=self.registry,
+        )
+        self.latency = prometheus.Histogram(
+            "infrakit_http_request_duration_seconds",
+            "Time from the request's arrival to the end of its response.",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight = prometheus.Gauge(
+            "infrakit_http_requests_in_flight",
+            "HTTP requests being answered now.",
+            registry=self.registry,
+        )
+        self.services = dict(services)
+        self.job_counts: dict[str, Any] = {}
+        self.registry.register(_StatsCollector(self))
+
+    def middleware(self, app: ASGIApp) -> ASGIApp:
+        """Wrap `app` so each HTTP request is counted and timed."""
+
+        async def measured(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            await self._measure(app, scope, receive, send)
+
+        return measured
+
+    async def _measure(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        status = ["500"]
+
+        async def send_status(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = str(message["status"])
+            await send(message)
+
+        self.in_flight.inc()
+        try:
+            await app(scope, receive, send_status)
+        finally:
+            self.in_flight.dec()
+            self.requests.labels(str(scope.get("method", "-")), status[0]).inc()
+            self.latency.observe(time.perf_counter() - started)
+
+    async def render(self) -> tuple[bytes, str]:
+        """The text exposition of every metric, after refreshing the job counts."""
+        await self._refresh_job_counts()
+        body: bytes = self._prometheus.generate_latest(self.registry)
+        return body, str(self._prometheus.CONTENT_TYPE_LATEST)
+
+    async def _refresh_job_counts(self) -> None:
+        queue = self.services.get("jobs")
+        job_types = list(getattr(queue, "processors", {}) or {})
+        if queue is None or not job_types:
+            return
+        try:
+            async with asyncio.timeout(_JOB_COUNTS_TIMEOUT):
+                counts = await asyncio.gather(*(queue.get_stats(name) for name in job_types))
+        except Exception:  # a slow or failing store leaves the last counts in place
+            return
+        self.job_counts = dict(zip(job_types, counts, strict=True))
+
+
+class _StatsCollector:
+    """Reads `get_stats()` of every service each time the registry is collected."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._core = metrics._core
+
+    def collect(self) -> Iterator[Any]:
+        for service, instance in self._metrics.services.items():
+            stats = _stats_of(instance)
+            if stats is not None:
+                yield from self._families(f"infrakit_{service}", _fields(stats))
+        yield from self._job_families()
+
+    def _families(self, prefix: str, fields: Mapping[str, Any]) -> Iterator[Any]:
+        for field, value in fields.items():
+            name = f"{prefix}_{field}"
+            if dataclasses.is_dataclass(value) and not isinstance(value, type):
+                yield from self._families(name, _fields(value))
+            elif isinstance(value, bool | int | float):
+                yield self._core.GaugeMetricFamily(name, f"{field} from get_stats()", value=value)
+            elif isinstance(value, Mapping):
+                yield self._labelled(name, field, "key", value)
+            elif isinstance(value, str):
+                yield self._labelled(name, field, "value", {value: 1})
+
+    def _labelled(self, name: str, field: str, label: str, values: Mapping[Any, Any]) -> Any:
+        family = self._core.GaugeMetricFamily(name, f"{field} from get_stats()", labels=[label])
+        for key, value in values.items():
+            if isinstance(value, bool | int | float):
+                family.add_metric([str(key)], value)
+        return family
+
+    def _job_families(self) -> Iterator[Any]:
+        if not self._metrics.job_counts:
+            return
+        family = self._core.GaugeMetricFamily(
+            "infrakit_jobs",
+            "Jobs by type and state, as the store counts them.",
+            labels=["job_type", "state"],
+        )
+        for job_type, stats in self._metrics.job_counts.items():
+            for state, count in _fields(stats).items():
+                if isinstance(count, int) and not isinstance(count, bool):
+                    family.add_metric([job_type, state], count)
+        yield family
+
+
+def _stats_of(instance: Any) -> Any:
+    """The service's stats, or None: the jobs queue's is a coroutine, a failing one is skipped."""
+    get_stats = getattr(instance, "get_stats", None)
+    if get_stats is None or asyncio.iscoroutinefunction(get_stats):
+        return None
+    try:
+        return get_stats()
+    except Exception:  # a scrape never fails because one service's counters did
+        return None
+
+
+def _fields(stats: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(stats) and not isinstance(stats, type):
+        return {field.name: getattr(stats, field.name) for field in dataclasses.fields(stats)}
+    if isinstance(stats, Mapping):
+        return dict(stats)
+    return {}
