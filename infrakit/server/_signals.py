@@ -47,5 +47,17 @@ class SignalHandlers:
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self._loop.call_soon_threadsafe(self._on_signal, signum)
         previous = self._previous.get(signum)
-        if callable(previous) and previous is not signal.default_int_handler:
+        if previous is not None and _belongs_to_the_app(previous):
             previous(signum, frame)
+
+
+def _belongs_to_the_app(handler: Any) -> bool:
+    """A Python handler the app set; not Python's KeyboardInterrupt nor asyncio.run's own.
+
+    `asyncio.run()` installs a SIGINT handler that cancels the main task; chaining it
+    would turn the graceful stop into a KeyboardInterrupt.
+    """
+    if not callable(handler) or handler is signal.default_int_handler:
+        return False
+    function = getattr(handler, "func", handler)  # functools.partial
+    return not str(getattr(function, "__module__", "")).startswith("asyncio")
