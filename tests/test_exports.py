@@ -33,6 +33,7 @@ MODULES = {
     "infrakit.jobs": "jobs.md",
     "infrakit.jobs.sync": "jobs.md",
     "infrakit.pubsub": "pubsub.md",
+    "infrakit.server": "server.md",
 }
 
 
