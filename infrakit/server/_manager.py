@@ -87,6 +87,7 @@ class ServerManager:
         self.exit_code = 0
         self._logger = logger
         self._socket: socket.socket | None = None
+        self._port: int | None = None
         self._server: Any = None
         self._signals: SignalHandlers | None = None
         self._stop_requested: asyncio.Event | None = None
@@ -116,6 +117,7 @@ class ServerManager:
             port_range=self.config.port_range,
             backlog=self.config.backlog,
         )
+        self._port = int(self._socket.getsockname()[1])
         try:
             await self._start_infrastructure()
         except BaseException:
@@ -204,7 +206,7 @@ class ServerManager:
     @property
     def port(self) -> int | None:
         """The bound port once `initialize()` ran (the real one when the config said 0)."""
-        return int(self._socket.getsockname()[1]) if self._socket is not None else None
+        return self._port
 
     @property
     def urls(self) -> list[str]:
@@ -226,7 +228,7 @@ class ServerManager:
         self.setup_graceful_shutdown()
         try:
             server = self._uvicorn_server()
-            serving = asyncio.create_task(server.serve(sockets=[self._socket]))
+            serving = asyncio.create_task(_serve_uvicorn(server, self._socket))
             await self._wait_started(server, serving)
             self.readiness.started = True
             self.display_server_status(status_stream, await self.readiness.checks())
@@ -235,6 +237,8 @@ class ServerManager:
         finally:
             if self._signals is not None:
                 self._signals.restore()
+            if self._socket is not None:
+                self._socket.close()  # uvicorn closes it only when it got as far as serving
             await self._stop_infrastructure()
         return self.exit_code
 
@@ -401,6 +405,16 @@ def _hub_health(hub: PubSubService) -> Callable[[], Awaitable[Mapping[str, bool]
         return {"pubsub": await hub.health()}
 
     return pubsub
+
+
+async def _serve_uvicorn(server: Any, sock: socket.socket | None) -> None:
+    """uvicorn ends a failed start-up with `sys.exit(3)`, which would tear a task's loop down."""
+    try:
+        await server.serve(sockets=[sock] if sock is not None else None)
+    except SystemExit as exit_:
+        raise ServerError(
+            "the app failed its lifespan start-up (see the log)", details={"exit_code": exit_.code}
+        ) from None
 
 
 @functools.cache

@@ -30,3 +30,10 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         }
     )
     await send({"type": "http.response.body", "body": b"hello"})
+
+
+async def failing_startup(scope: Scope, receive: Receive, send: Send) -> None:
+    """Refuses its lifespan start-up, as an app whose database is unreachable does."""
+    if scope["type"] == "lifespan":
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "no database"})

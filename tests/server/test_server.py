@@ -18,11 +18,12 @@ from infrakit.pubsub import PubSubService
 from infrakit.server import (
     PortUnavailableError,
     ServerConfig,
+    ServerError,
     ServerManager,
     find_available_port,
 )
 from tests.pubsub.conftest import client
-from tests.server.apps import app
+from tests.server.apps import app, failing_startup
 from tests.server.conftest import running
 
 QUICK = ServerConfig(port=0, drain_delay=0.0, shutdown_timeout=5.0, access_log=False)
@@ -182,3 +183,12 @@ def test_the_status_banner_is_plain_when_not_a_terminal() -> None:
     assert "pid" in text
     assert "cache: healthy" in text
     assert "db: UNHEALTHY" in text
+
+
+async def test_a_failed_lifespan_start_up_raises_and_closes_the_infra(tmp_path: Path) -> None:
+    infra = _infra(tmp_path)
+    manager = ServerManager(failing_startup, infra=infra, config=QUICK)
+    with pytest.raises(ServerError) as caught:
+        await manager.serve_forever(status_stream=io.StringIO())
+    assert caught.value.code == "SERVER_ERROR"
+    assert infra.pubsub.closed
