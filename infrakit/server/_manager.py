@@ -295,8 +295,8 @@ class ServerManager:
     async def _wait_started(self, server: Any, serving: asyncio.Task[None]) -> None:
         while not server.started:
             if serving.done():
-                error = serving.exception() if not serving.cancelled() else None
-                raise ServerError("the server failed to start (see the log)") from error
+                await serving  # re-raises why it stopped
+                raise ServerError("the server stopped before it started serving (see the log)")
             await asyncio.sleep(_STARTED_POLL)
 
     def _uvicorn_server(self) -> Any:

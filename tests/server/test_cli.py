@@ -75,6 +75,8 @@ async def test_python_m_infrakit_server_serves_and_stops_on_sigterm() -> None:
         "-m",
         "infrakit.server",
         "tests.server.apps:app",
+        "--infra",
+        "tests.server.infra_factory:make_infra",
         "--port",
         "0",
         "--drain-delay",
@@ -85,16 +87,12 @@ async def test_python_m_infrakit_server_serves_and_stops_on_sigterm() -> None:
     )
     try:
         assert process.stderr is not None
-        async with asyncio.timeout(LIMIT):
-            while (
-                not (line := (await process.stderr.readline()).decode())
-                .lstrip()
-                .startswith("listening on")
-            ):
-                assert line, "the server exited before listening"
-        url = line.split()[-1]
+        banner = await _banner(process.stderr)
+        url = next(x.split()[-1] for x in banner if x.lstrip().startswith("listening on http"))
+        assert "  cache: healthy" in banner
         async with httpx.AsyncClient() as http:
             assert (await http.get(f"{url}/hello")).text == "hello"
+            assert (await http.get(f"{url}/readyz")).json()["status"] == "ready"
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(LIMIT):
             assert await process.wait() == 0
@@ -102,3 +100,14 @@ async def test_python_m_infrakit_server_serves_and_stops_on_sigterm() -> None:
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def _banner(stderr: asyncio.StreamReader) -> list[str]:
+    """The start-up banner's lines, up to its last one (services are sorted: pubsub last)."""
+    lines: list[str] = []
+    async with asyncio.timeout(LIMIT):
+        while not lines or not lines[-1].startswith("  pubsub:"):
+            line = (await stderr.readline()).decode()
+            assert line, f"the server exited before its banner: {lines}"
+            lines.append(line.rstrip("\n"))
+    return lines

@@ -16,7 +16,7 @@ import pytest
 from tests.pubsub.conftest import client, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-IN_FLIGHT = 100
+IN_FLIGHT = 200
 SLOW_SECONDS = 3.0  # longer than the server's drain_delay (1 s), shorter than its deadline
 LIMIT = 30.0
 
