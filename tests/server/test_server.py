@@ -192,3 +192,27 @@ async def test_a_failed_lifespan_start_up_raises_and_closes_the_infra(tmp_path: 
         await manager.serve_forever(status_stream=io.StringIO())
     assert caught.value.code == "SERVER_ERROR"
     assert infra.pubsub.closed
+
+
+async def test_metrics_cover_jobs_storage_and_media(tmp_path: Path) -> None:
+    environ = {"STORAGE_URL": f"file://{tmp_path / 'files'}"}
+    config = load_config("test", directory=tmp_path, environ=environ)
+    infra = Infra.builder().with_config(config).with_storage().with_media().with_jobs().build()
+
+    async def thumbnail(data: object) -> None:
+        return None
+
+    infra.jobs.register_processor("thumbnail", thumbnail)
+    manager = ServerManager(app, infra=infra, config=QUICK)
+    async with running(manager) as url, httpx.AsyncClient() as http:
+        infra.jobs.stop_worker()
+        await infra.jobs.pause_queue("thumbnail")
+        await infra.jobs.add_job("thumbnail", {"path": "a.jpg"})
+        await infra.storage.save_file("a.txt", b"abc")
+        text = (await http.get(f"{url}/metrics")).text
+        counts = await infra.jobs.get_stats("thumbnail")
+    assert counts.paused >= 1
+    assert f'infrakit_jobs{{job_type="thumbnail",state="paused"}} {counts.paused:.1f}' in text
+    assert "infrakit_storage_saves 1.0" in text
+    assert "infrakit_storage_bytes_written 3.0" in text
+    assert "infrakit_media_failures 0.0" in text
