@@ -8,10 +8,12 @@ from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 __all__ = ["ConnectionStats", "LockedStatsRecorder", "StatsRecorder"]
 
 _SAMPLE_SIZE = 10_000
+_FOLD_AT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,21 +122,29 @@ class LockedStatsRecorder(StatsRecorder):
     """The recorder for the blocking form, whose threads update it at once.
 
     `x += 1` is a read and a write: two threads can lose an update, and a lost one on the
-    `waiting` gauge would never come back. One lock around each update (uncontended it
-    costs about as much as the update itself) keeps every count exact.
+    `waiting` gauge would never come back. The per-query path takes no lock, though: a
+    lock held by a thread the interpreter preempts stalls every other thread (measured:
+    a fifth of the throughput from 4 threads). A duration is appended to a deque (one
+    atomic operation under the GIL) and folded into the totals under the lock when the
+    statistics are read or when `_FOLD_AT` are pending. The rare updates (errors, slow
+    queries, lost connections) take the lock; the wait gauge's steps are folded the
+    same way.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._pending: deque[float] = deque()
+        self._waits: deque[int] = deque()
         super().__init__()
 
     def reset(self) -> None:
         with self._lock:
+            self._pending.clear()
             super().reset()
 
     def record(self, seconds: float) -> None:
-        with self._lock:
-            super().record(seconds)
+        self._pending.append(seconds)
+        self._fold_when_full(self._pending)
 
     def record_error(self, sqlstate: str | None) -> None:
         with self._lock:
@@ -149,13 +159,28 @@ class LockedStatsRecorder(StatsRecorder):
             super().record_lost()
 
     def wait_started(self) -> None:
-        with self._lock:
-            super().wait_started()
+        self._waits.append(1)
 
     def wait_ended(self) -> None:
-        with self._lock:
-            super().wait_ended()
+        self._waits.append(-1)
+        self._fold_when_full(self._waits)
 
     def snapshot(self, pool: Mapping[str, int]) -> ConnectionStats:
         with self._lock:
+            self._fold()
             return super().snapshot(pool)
+
+    def _fold_when_full(self, steps: deque[Any]) -> None:
+        """Bound the memory of what is pending; a thread already folding is not waited for."""
+        if len(steps) >= _FOLD_AT and self._lock.acquire(blocking=False):
+            try:
+                self._fold()
+            finally:
+                self._lock.release()
+
+    def _fold(self) -> None:
+        pending, waits, record = self._pending, self._waits, super().record
+        while waits:
+            self.waiting += waits.popleft()  # only folds pop, and they hold the lock
+        while pending:
+            record(pending.popleft())

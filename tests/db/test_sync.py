@@ -62,6 +62,21 @@ def test_threads_share_one_pool_and_every_count_is_kept(blocking: sync.Database)
         blocking.execute(f"DROP TABLE IF EXISTS {table}")
 
 
+def test_query_counts_from_threads_are_exact_past_the_fold(blocking: sync.Database) -> None:
+    """Durations are recorded without a lock and folded later: none may be lost."""
+    before = blocking.get_stats().queries
+
+    def query(_: int) -> None:
+        for _ in range(1250):
+            blocking.fetch_value("SELECT 1")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(query, range(4)))
+    stats = blocking.get_stats()
+    assert stats.queries - before == 5000  # more than one fold's worth (4096)
+    assert stats.pool_waiting == 0
+
+
 def test_a_timeout_cancels_the_statement_and_the_connection_is_reused(
     blocking: sync.Database,
 ) -> None:
