@@ -60,7 +60,9 @@ def _candidates(preferred_port: int, port_range: int) -> list[int]:
 
 def _listen(host: str, port: int, backlog: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns on TCP_NODELAY only for sockets whose proto says
+    # TCP, and without it a response written in two parts waits out a delayed ACK (40 ms).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         # SO_REUSEADDR lets a restarted server bind past TIME_WAIT; on Linux it never
         # lets two listeners share a port, so a taken port still fails here.
