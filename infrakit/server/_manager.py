@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import importlib
 import os
 import socket
 import sys
@@ -388,8 +389,22 @@ def run(
     pubsub: PubSubService | None = None,
     config: ServerConfig | None = None,
 ) -> int:
-    """`serve()` for a plain `main()`: runs its own event loop and returns the exit code."""
-    return asyncio.run(serve(app, infra=infra, pubsub=pubsub, config=config))
+    """`serve()` for a plain `main()`: runs its own event loop and returns the exit code.
+
+    The loop is uvloop's when it is installed, as `uvicorn.run()` chooses (`loop="auto"`),
+    else asyncio's.
+    """
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(serve(app, infra=infra, pubsub=pubsub, config=config))
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:  # optional: imported by name so type checking does not need it installed
+        uvloop: Any = importlib.import_module("uvloop")
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 def _infra_services(infra: Infra) -> Iterator[tuple[str, Any]]:
