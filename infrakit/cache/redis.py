@@ -214,9 +214,12 @@ class RedisCache(Cache):
             return {}
         found: dict[str, tuple[Any, float | None]] = {}
         for index, (key, stored_key) in enumerate(wanted.items()):
-            value = self._counted(stored_key, replies[2 * index], type)
+            remaining = replies[2 * index + 1]
+            # PTTL is -1 for no expiry, -2 (or 0) when the key expired between the GET
+            # and the PTTL: that value is gone, not immortal, so it is a miss.
+            data = replies[2 * index] if remaining == -1 or remaining > 0 else None
+            value = self._counted(stored_key, data, type)
             if value is not MISSING:
-                remaining = replies[2 * index + 1]
                 found[key] = (value, remaining / 1000 if remaining > 0 else None)
         return found
 

@@ -90,6 +90,29 @@ async def test_batch_set_writes_ttls_in_one_pipeline(redis_cache: Any) -> None:
     assert 15_000 < remaining <= 20_000
 
 
+async def test_a_value_expiring_during_the_lookup_is_never_reported_immortal(
+    redis_cache: Any,
+) -> None:
+    """GET then PTTL: a key that expires between them (PTTL -2) is a miss, not 'no expiry'.
+
+    TieredCache copies what this returns into memory for the remaining lifetime, so a
+    None there would keep a copy for the memory level's whole default TTL.
+    """
+    await redis_cache.set("lasting", 1, ttl=60)
+    (value, remaining) = (await redis_cache.get_multiple_with_ttl(["lasting"]))["lasting"]
+    assert value == 1
+    assert remaining is not None
+    assert 59 < remaining <= 60
+    reported_immortal = 0
+    for attempt in range(300):
+        key = f"brief-{attempt}"
+        await redis_cache.set(key, attempt, ttl=0.002)
+        await asyncio.sleep(random.uniform(0.0, 0.003))
+        found = await redis_cache.get_multiple_with_ttl([key])
+        reported_immortal += key in found and found[key][1] is None
+    assert reported_immortal == 0
+
+
 async def test_long_keys_are_stored_hashed(redis_cache: Any) -> None:
     await redis_cache.set("x" * 1000, 1)
     names = [name async for name in redis_cache.client.scan_iter(match=redis_cache.prefix + "*")]
