@@ -307,8 +307,8 @@ class InfraBuilder:
             if queue is not None:
                 return queue
             chosen = backend or config.get_str("JOBS_BACKEND", "sqlite")
-            owned["shared"] = self._built.get("database")
-            storage = _job_storage(chosen, config, logger, database, owned)
+            given = database if database is not None else _async_database(self._built)
+            storage = _job_storage(chosen, config, logger, given, owned)
             return JobQueue(storage, logger=logger.child("jobs"))
 
         async def start(jobs: JobQueue) -> None:
@@ -351,8 +351,8 @@ class InfraBuilder:
             if service is not None:
                 return service
             chosen = backplane or config.get_str("PUBSUB_BACKPLANE", "memory")
-            owned["shared"] = self._built.get("database")
-            plane = _pubsub_backplane(chosen, config, logger, database, owned)
+            given = database if database is not None else _async_database(self._built)
+            plane = _pubsub_backplane(chosen, config, logger, given, owned)
             return PubSubService(backplane=plane, logger=logger.child("pubsub"))
 
         async def start(hub: PubSubService) -> None:
@@ -666,21 +666,25 @@ def _log_format(config: ConfigReader) -> Literal["pretty", "json"]:
     raise ConfigurationError("LOG_FORMAT must be 'pretty' or 'json'", details={"key": "LOG_FORMAT"})
 
 
+def _async_database(built: Mapping[str, Any]) -> Database | None:
+    """The async pool `with_database()` created before, to share; None otherwise."""
+    from infrakit.db import Database
+
+    database = built.get("database")
+    return database if isinstance(database, Database) else None
+
+
 def _database_for(
     database: Database | None, config: ConfigReader, logger: Logger, owned: dict[str, Any]
 ) -> Database:
-    """`database`, else the async pool of `with_database()`, else a pool of its own.
+    """`database`, else a pool of its own from the `DATABASE_*` settings.
 
-    A pool of its own (from the `DATABASE_*` settings) goes in `owned`, so the
-    component that asked opens and closes it.
+    A pool of its own goes in `owned`, so the component that asked opens and closes it.
     """
     from infrakit.db import Database, DatabaseSettings
 
     if database is not None:
         return database
-    shared = owned.get("shared")
-    if isinstance(shared, Database):
-        return shared
     own = Database(DatabaseSettings.from_config(config), logger=logger.child("db"))
     owned["database"] = own
     return own
