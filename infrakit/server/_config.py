@@ -30,6 +30,7 @@ class ServerConfig(BaseModel):
     shutdown_timeout: float = Field(default=25.0, gt=0)
     name: str = "infrakit"
     websocket_path: str = "/ws"
+    files_path: str = "/files"
     metrics: bool = True
     access_log: bool = True
     debug: bool = False
@@ -42,6 +43,8 @@ class ServerConfig(BaseModel):
             raise ValueError("drain_delay must be shorter than shutdown_timeout")
         if not self.websocket_path.startswith("/"):
             raise ValueError("websocket_path must start with '/'")
+        if self.files_path and not (self.files_path.startswith("/") and self.files_path.strip("/")):
+            raise ValueError("files_path must be '' (off) or a path below '/'")
         return self
 
     @classmethod

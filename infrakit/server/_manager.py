@@ -23,6 +23,7 @@ from infrakit.errors import InitializationError, ProblemDetailsMiddleware, impor
 from infrakit.server._app import Router, not_found_app
 from infrakit.server._config import ServerConfig
 from infrakit.server._errors import ServerError
+from infrakit.server._files import FileRoute, presigned_elsewhere, signs_for
 from infrakit.server._health import Readiness
 from infrakit.server._metrics import Metrics
 from infrakit.server._ports import bind_socket
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from infrakit import Infra
     from infrakit.log import Logger
     from infrakit.pubsub import PubSubService
+    from infrakit.storage import StorageProvider
 
 __all__ = ["ServerManager", "run", "serve"]
 
@@ -63,6 +65,7 @@ class ServerManager:
         *,
         infra: Infra | None = None,
         pubsub: PubSubService | None = None,
+        storage: StorageProvider | None = None,
         config: ServerConfig | None = None,
         logger: Logger | None = None,
     ) -> None:
@@ -74,12 +77,15 @@ class ServerManager:
             infra: the `Infra` to start, probe, scrape and close; its pub/sub hub, if it
                 has one, is mounted at `config.websocket_path`.
             pubsub: a hub to mount when it is not part of `infra`; started and closed here.
+            storage: the storage whose signed URLs `config.files_path` answers, instead
+                of `infra`'s; not closed here (it needs no start; its owner closes it).
             config: where to listen and how to stop (`ServerConfig()` by default).
             logger: defaults to `infra.log`, else `get_logger("infrakit.server")`.
         """
         self.app = app
         self.infra = infra
         self.pubsub = pubsub
+        self.storage = storage
         self.config = config if config is not None else ServerConfig()
         self.readiness = Readiness()
         self.services: dict[str, Any] = {}
@@ -96,6 +102,7 @@ class ServerManager:
         self._forced = False
         self._deadline: float | None = None
         self._owns_pubsub = pubsub is not None
+        self._files_refused = False
         self._initialized = False
 
     # -- set-up ------------------------------------------------------------------------
@@ -125,6 +132,7 @@ class ServerManager:
             self._socket.close()
             raise
         self._load_services()
+        await self._check_files_route()
         self.configure_app()
         self._initialized = True
 
@@ -155,6 +163,9 @@ class ServerManager:
             sources.append(_hub_health(self.pubsub))
         if self.pubsub is None and "pubsub" in services:
             self.pubsub = services["pubsub"]
+        if self.storage is not None and "storage" not in services:
+            services["storage"] = self.storage
+            sources.append(_storage_health(self.storage))
         self.services = services
         self.readiness.sources = sources
         return services
@@ -164,6 +175,9 @@ class ServerManager:
         if config is not None:
             self.config = config
         app: ASGIApp = self.app if self.app is not None else not_found_app
+        storage = self._files_storage()
+        if storage is not None:  # inside the middleware: file requests get ids, logs, metrics
+            app = FileRoute(app, storage, prefix=self.config.files_path)
         app = ProblemDetailsMiddleware(app, debug=self.config.debug, logger=self._get_logger())
         app = RequestContextMiddleware(app, access_log=self.config.access_log)
         self.metrics = Metrics(self.services) if self.config.metrics else None
@@ -178,6 +192,23 @@ class ServerManager:
             websocket_app=hub.asgi_app if hub is not None else None,
         )
         return self.asgi_app
+
+    def _files_storage(self) -> StorageProvider | None:
+        """The storage `files_path` serves: given, else `infra`'s; none for S3 or when off."""
+        storage = self.storage if self.storage is not None else self.services.get("storage")
+        if storage is None or not self.config.files_path or self._files_refused:
+            return None
+        return None if presigned_elsewhere(storage) else storage
+
+    async def _check_files_route(self) -> None:
+        """Leave `files_path` to the app when the storage's signed URLs point elsewhere."""
+        storage = self._files_storage()
+        if storage is not None and not await signs_for(storage, self.config.files_path):
+            self._files_refused = True
+            self._get_logger().warning(
+                "the storage's signed URLs do not start with files_path: no file route",
+                files_path=self.config.files_path,
+            )
 
     def setup_graceful_shutdown(self) -> bool:
         """Handle SIGTERM/SIGINT (main thread), chaining the app's handlers; True if installed."""
@@ -362,6 +393,7 @@ async def serve(
     *,
     infra: Infra | None = None,
     pubsub: PubSubService | None = None,
+    storage: StorageProvider | None = None,
     config: ServerConfig | None = None,
 ) -> int:
     """The whole main of a service: start `infra`, serve `app`, stop gracefully on SIGTERM.
@@ -370,6 +402,7 @@ async def serve(
         app: any ASGI 3 application; None serves only the probes, metrics and `/ws`.
         infra: started here and closed after the last request (pass it not started).
         pubsub: a hub to mount at `/ws` when it is not part of `infra`.
+        storage: whose signed URLs `/files` answers, when not `infra`'s (not closed here).
         config: `ServerConfig`; by default `ServerConfig.from_config(infra.config)` when
             `infra` is given, else `ServerConfig()`.
 
@@ -378,7 +411,7 @@ async def serve(
     """
     if config is None:
         config = ServerConfig.from_config(infra.config) if infra is not None else ServerConfig()
-    manager = ServerManager(app, infra=infra, pubsub=pubsub, config=config)
+    manager = ServerManager(app, infra=infra, pubsub=pubsub, storage=storage, config=config)
     return await manager.serve_forever()
 
 
@@ -387,6 +420,7 @@ def run(
     *,
     infra: Infra | None = None,
     pubsub: PubSubService | None = None,
+    storage: StorageProvider | None = None,
     config: ServerConfig | None = None,
 ) -> int:
     """`serve()` for a plain `main()`: runs its own event loop and returns the exit code.
@@ -395,7 +429,7 @@ def run(
     else asyncio's.
     """
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        return runner.run(serve(app, infra=infra, pubsub=pubsub, config=config))
+        return runner.run(serve(app, infra=infra, pubsub=pubsub, storage=storage, config=config))
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -420,6 +454,13 @@ def _hub_health(hub: PubSubService) -> Callable[[], Awaitable[Mapping[str, bool]
         return {"pubsub": await hub.health()}
 
     return pubsub
+
+
+def _storage_health(storage: StorageProvider) -> Callable[[], Awaitable[Mapping[str, bool]]]:
+    async def health() -> Mapping[str, bool]:
+        return {"storage": await storage.health()}
+
+    return health
 
 
 async def _serve_uvicorn(server: Any, sock: socket.socket | None) -> None:
