@@ -21,8 +21,14 @@ $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[all,test,bench]'
 	touch $@
 
-demo: $(VENV)/.core-installed
-	cd examples && $(abspath $(BIN))/python quickstart.py
+$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[all,starlette]'
+	touch $@
+
+# The gallery (examples/gallery): prints the URL to open and serves until Ctrl-C; with
+# DEMO_SMOKE=1 or CI set it uploads one picture to itself and exits 0.
+demo: $(VENV)/.demo-installed
+	$(BIN)/python examples/gallery/app.py
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
