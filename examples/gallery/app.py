@@ -82,7 +82,11 @@ def build(config: ConfigReader) -> tuple[Infra, Gallery]:
 
 
 async def main() -> int:
-    """Serve until a signal; in smoke mode, test ourselves through HTTP and stop."""
+    """Serve until a signal; in smoke mode, test ourselves through HTTP and stop.
+
+    `serve(app, infra=infra)` is `ServerManager(...).serve_forever()`; the manager is
+    used here for what `serve()` keeps to itself: the bound port and `request_shutdown()`.
+    """
     config = load_config(directory=HERE)
     infra, gallery = build(config)
     server_config = ServerConfig.from_config(config)
