@@ -12,6 +12,7 @@ from infrakit.log._loguru import intercept_loguru
 from infrakit.log._protocol import Logger, LogTransport
 from infrakit.log._queue import QueuedTransport
 from infrakit.log._render import render_json, render_pretty
+from infrakit.log._settings import LogSettings
 from infrakit.log._stdlib import intercept_stdlib
 from infrakit.log._stream import ConsoleTransport, JsonTransport
 
@@ -20,6 +21,7 @@ __all__ = [
     "FileTransport",
     "JsonTransport",
     "LogEntry",
+    "LogSettings",
     "LogTransport",
     "Logger",
     "QueuedTransport",
