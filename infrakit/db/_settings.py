@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -10,6 +10,9 @@ from infrakit._internal.secrets import mask_dsn
 
 if TYPE_CHECKING:
     from infrakit.config import ConfigReader
+    from infrakit.db._blocking import Database as BlockingDatabase
+    from infrakit.db._database import Database
+    from infrakit.log import Logger
 
 __all__ = ["DatabaseSettings"]
 
@@ -35,6 +38,27 @@ class DatabaseSettings(BaseModel):
     def from_config(cls, config: ConfigReader) -> DatabaseSettings:
         """Read the `DATABASE_*` keys; a missing or bad key raises `ConfigurationError`."""
         return config.load(cls, namespace="database")
+
+    @overload
+    def create(self, *, logger: Logger | None = None, sync: Literal[False] = False) -> Database: ...
+    @overload
+    def create(self, *, logger: Logger | None = None, sync: Literal[True]) -> BlockingDatabase: ...
+    @overload
+    def create(
+        self, *, logger: Logger | None = None, sync: bool
+    ) -> Database | BlockingDatabase: ...
+
+    def create(
+        self, *, logger: Logger | None = None, sync: bool = False
+    ) -> Database | BlockingDatabase:
+        """A `Database` on these settings (not opened); `sync=True` gives `db.sync`'s."""
+        if sync:
+            from infrakit.db._blocking import Database as BlockingDatabase
+
+            return BlockingDatabase(self, logger=logger)
+        from infrakit.db._database import Database
+
+        return Database(self, logger=logger)
 
     @property
     def redacted_url(self) -> str:
