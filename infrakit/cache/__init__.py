@@ -20,6 +20,7 @@ from infrakit.cache._protocol import (
 )
 from infrakit.cache._rules import MAX_KEY_LENGTH, MAX_TTL
 from infrakit.cache._serializer import JsonSerializer, Serializer, SignedPickleSerializer
+from infrakit.cache._settings import CacheSettings
 from infrakit.cache.memory import MemoryCache
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ __all__ = [
     "MAX_TTL",
     "Cache",
     "CacheError",
+    "CacheSettings",
     "CacheStats",
     "CircuitState",
     "JsonSerializer",
