@@ -28,6 +28,7 @@ from infrakit.storage._protocol import (
     StorageProvider,
     StorageStats,
 )
+from infrakit.storage._settings import StorageSettings
 from infrakit.storage._signing import UrlSigner
 from infrakit.storage.fsspec import DEFAULT_URL_EXPIRY, FsspecStorage, LocalStorage
 
@@ -48,6 +49,7 @@ __all__ = [
     "StorageFileExistsError",
     "StorageNotFoundError",
     "StorageProvider",
+    "StorageSettings",
     "StorageStats",
     "UrlSigner",
     "detect_content_type",
