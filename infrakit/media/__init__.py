@@ -29,6 +29,7 @@ from infrakit.media._io import Source, Target
 from infrakit.media._options import AudioOptions, Fit, ImageOptions, MediaLimits, VideoOptions
 from infrakit.media._processor import ImageProcessor, MediaProcessor
 from infrakit.media._protocol import ImageMetadata, MediaInfo, MediaProcessingResult
+from infrakit.media._settings import MediaSettings
 from infrakit.media._stats import MediaStats
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "MediaProcessingError",
     "MediaProcessingResult",
     "MediaProcessor",
+    "MediaSettings",
     "MediaStats",
     "MediaTimeoutError",
     "MediaTooLargeError",
