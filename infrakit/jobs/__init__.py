@@ -16,6 +16,7 @@ from infrakit.jobs._errors import (
 from infrakit.jobs._models import Job, JobPriority, JobStats, JobStatus, ParentFailurePolicy
 from infrakit.jobs._protocol import JobStorage, Lease, NewJob, Outcome, Schedule
 from infrakit.jobs._queue import JobQueue
+from infrakit.jobs._settings import JobsSettings
 from infrakit.jobs.memory import MemoryJobStorage
 from infrakit.jobs.postgres import PostgresJobStorage
 from infrakit.jobs.sqlite import SqliteJobStorage
@@ -33,6 +34,7 @@ __all__ = [
     "JobStatus",
     "JobStorage",
     "JobStorageError",
+    "JobsSettings",
     "Lease",
     "MemoryJobStorage",
     "NewJob",
