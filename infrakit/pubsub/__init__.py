@@ -19,6 +19,7 @@ from infrakit.pubsub._protocol import (
 )
 from infrakit.pubsub._publisher import Publisher
 from infrakit.pubsub._server import BEARER_SUBPROTOCOL
+from infrakit.pubsub._settings import PubSubSettings
 from infrakit.pubsub.memory import MemoryBackplane
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "PubSubBackplaneError",
     "PubSubError",
     "PubSubService",
+    "PubSubSettings",
     "PubSubStats",
     "PublishResult",
     "Publisher",
