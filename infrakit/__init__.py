@@ -13,12 +13,17 @@ __version__ = "0.1.0"
 __all__ = ["Infra", "InfraBuilder", "__version__"]
 
 if TYPE_CHECKING:
-    from infrakit._builder import Infra, InfraBuilder
+    from infrakit._builder import InfraBuilder
+    from infrakit._infra import Infra
 
 
 def __getattr__(name: str) -> Any:
-    if name in {"Infra", "InfraBuilder"}:
-        from infrakit import _builder
+    if name == "Infra":
+        from infrakit._infra import Infra
 
-        return getattr(_builder, name)
+        return Infra
+    if name == "InfraBuilder":
+        from infrakit._builder import InfraBuilder
+
+        return InfraBuilder
     raise AttributeError(f"module 'infrakit' has no attribute {name!r}")

@@ -1,26 +1,24 @@
 """The builder: the one place where modules are wired together.
 
-Each module contributes one `with_*` method that appends a `Component`: how to create
-it from the configuration, and how to start, stop and ping it. `Infra` starts the
-components in the order they were added and stops them in reverse, so adding a module
-means adding one method here and nothing else.
+Each module reads, checks and builds its own component from the configuration
+(`<Module>Settings.from_config(config, ...)`, then `settings.create(...)`); a `with_*`
+here only passes one module's component to another (the jobs store on the database
+pool, media on storage) and appends a `Component`. `Infra` (`infrakit._infra`) starts
+the components in the order they were added and stops them in reverse.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
-from infrakit._internal.blocking import drive
+from infrakit._infra import Component, Hook, Infra, settled
 from infrakit.config import Config, ConfigReader, load_config
-from infrakit.di import ComponentHealth, Container, create_container
-from infrakit.errors import ConfigurationError, InitializationError
-from infrakit.log import Logger, configure_logging, get_logger
+from infrakit.di import create_container
+from infrakit.errors import ConfigurationError
+from infrakit.log import Logger, LogSettings, get_logger
 
 if TYPE_CHECKING:
     from infrakit.cache import Cache
@@ -30,19 +28,36 @@ if TYPE_CHECKING:
     from infrakit.pubsub import PubSubService
     from infrakit.storage import StorageProvider
 
-__all__ = ["Infra", "InfraBuilder"]
+__all__ = ["InfraBuilder"]
 
 
-@dataclass(frozen=True, slots=True)
-class Component:
-    """A service the builder adds: created at build time, started and stopped by `Infra`."""
+@dataclass
+class _Wiring:
+    """What a component's `create` decided, for its start and stop.
 
-    name: str
-    interface: type[Any]
-    create: Callable[[ConfigReader, Logger], Any]
-    start: Callable[[Any], Awaitable[object]] | None = None
-    stop: Callable[[Any], Awaitable[object]] | None = None
-    health: Callable[[Any], Awaitable[object]] | None = None
+    `settings` say how it starts (`settings.start(instance)`); `database` is a pool of
+    its own (no `with_database()` to share), opened before it and closed after it.
+    """
+
+    settings: Any = None
+    database: Database | None = None
+
+    async def start(self, instance: Any) -> None:
+        if self.database is not None:
+            await self.database.open()
+        try:
+            await self.settings.start(instance)
+        except BaseException:
+            await self._close_database()  # Infra stops only what started
+            raise
+
+    async def stop(self, instance: Any) -> None:
+        await settled(instance.close())
+        await self._close_database()
+
+    async def _close_database(self) -> None:
+        if self.database is not None:
+            await self.database.close()
 
 
 class _AppliedMigrations(list[str]):
@@ -100,23 +115,15 @@ class InfraBuilder:
         from infrakit.db import Database, DatabaseSettings
         from infrakit.db import sync as blocking
 
-        kind = blocking.Database if sync else Database
-
         def create(config: ConfigReader, logger: Logger) -> Any:
             if database is not None:
                 return database
             chosen = settings or DatabaseSettings.from_config(config)
-            return kind(chosen, logger=logger.child("db"))
+            return chosen.create(logger=logger.child("db"), sync=sync)
 
+        kind = blocking.Database if sync else Database
         return self._add(
-            Component(
-                "database",
-                kind,
-                create,
-                start=lambda db: _settled(db.open()),
-                stop=lambda db: _settled(db.close()),
-                health=lambda db: _settled(db.health()),
-            )
+            Component.service("database", kind, create, start=lambda db: settled(db.open()))
         )
 
     def with_migrations(
@@ -136,25 +143,18 @@ class InfraBuilder:
         Raises:
             ConfigurationError: `with_database()` was not added before.
         """
-        database = self._components.get("database")
-        if database is None:
+        if "database" not in self._components:
             raise ConfigurationError(
                 "with_migrations() needs with_database() before it",
                 details={"component": "migrations"},
             )
-        created: list[Database] = []
-
-        def create_database(config: ConfigReader, logger: Logger) -> Database:
-            created.append(database.create(config, logger))
-            return created[-1]
 
         def create(config: ConfigReader, logger: Logger) -> _AppliedMigrations:
-            return _AppliedMigrations(created[-1])  # the pool this same build() created
+            return _AppliedMigrations(self._built["database"])  # created just before it
 
         async def start(applied: _AppliedMigrations) -> None:
             applied.extend(await applied.database.migrate(directory, table=table, schema=schema))
 
-        self._components["database"] = replace(database, create=create_database)
         return self._add(Component("migrations", _AppliedMigrations, create, start=start))
 
     def with_cache(
@@ -168,42 +168,26 @@ class InfraBuilder:
     ) -> Self:
         """Add a cache: in memory, or Redis when `CACHE_URL` (or `url`) is `redis://...`.
 
-        Args:
-            cache: an instance to use as it is (the other options are then ignored,
-                except `require`).
-            url: overrides `CACHE_URL`.
-            prefix: the Redis key prefix; overrides `CACHE_PREFIX`.
-            require: fail at start when the cache is unreachable (`CACHE_REQUIRED=1`),
-                instead of running on misses; the error names the cache and the masked URL.
-            sync: build the blocking caches of `infrakit.cache.sync` (WSGI apps, scripts).
+        `prefix` overrides `CACHE_PREFIX`; `require` (or `CACHE_REQUIRED=1`) fails the
+        start when the cache is unreachable instead of running on misses, and still
+        applies to a `cache` given (whose other options are its own). `sync=True`
+        builds the blocking caches of `infrakit.cache.sync` (WSGI apps, scripts).
         """
-        from infrakit.cache import Cache, cache_from_url
+        from infrakit.cache import Cache, CacheSettings
         from infrakit.cache import sync as blocking
 
-        build_cache = blocking.cache_from_url if sync else cache_from_url
-
-        settings: dict[str, bool] = {}
+        wiring = _Wiring()
 
         def create(config: ConfigReader, logger: Logger) -> Any:
-            settings["require"] = require if require is not None else _cache_required(config)
+            wiring.settings = CacheSettings.from_config(
+                config, url=url, prefix=prefix, require=require
+            )
             if cache is not None:
                 return cache
-            chosen_url = url or config.get_str("CACHE_URL", "") or None
-            chosen_prefix = prefix or config.get_str("CACHE_PREFIX", "") or None
-            return build_cache(chosen_url, prefix=chosen_prefix, logger=logger.child("cache"))
-
-        async def start(instance: Cache) -> None:
-            await _start_cache(instance, require=settings.get("require", False))
+            return wiring.settings.create(logger=logger.child("cache"), sync=sync)
 
         return self._add(
-            Component(
-                "cache",
-                blocking.Cache if sync else Cache,
-                create,
-                start=start,
-                stop=lambda cache: _settled(cache.close()),
-                health=lambda cache: _settled(cache.health()),
-            )
+            Component.service("cache", blocking.Cache if sync else Cache, create, wiring.start)
         )
 
     def with_storage(
@@ -219,24 +203,15 @@ class InfraBuilder:
         URLs use `signing_keys`, else `STORAGE_SIGNING_KEY` (one key, or several
         comma-separated, newest first), else a random key of this process.
         """
-        from infrakit.storage import FsspecStorage, StorageProvider
+        from infrakit.storage import StorageProvider, StorageSettings
 
         def create(config: ConfigReader, logger: Logger) -> StorageProvider:
             if storage is not None:
                 return storage
-            chosen_url = url or config.get_str("STORAGE_URL", "") or "file://./data"
-            keys = signing_keys or _storage_signing_keys(config)
-            return FsspecStorage(chosen_url, signing_keys=keys, logger=logger.child("storage"))
+            chosen = StorageSettings.from_config(config, url=url, signing_keys=signing_keys)
+            return chosen.create(logger=logger.child("storage"))
 
-        return self._add(
-            Component(
-                "storage",
-                StorageProvider,
-                create,
-                stop=lambda storage: storage.close(),
-                health=lambda storage: storage.health(),
-            )
-        )
+        return self._add(Component.service("storage", StorageProvider, create))
 
     def with_media(
         self,
@@ -250,34 +225,15 @@ class InfraBuilder:
         `MEDIA_MAX_PIXELS` and `MEDIA_TIMEOUT` (seconds per operation) override the
         defaults. Given `storage`, `str` sources and targets are keys in it.
         """
-        from infrakit.media import MediaLimits, MediaProcessor
+        from infrakit.media import MediaProcessor, MediaSettings
 
         def create(config: ConfigReader, logger: Logger) -> MediaProcessor:
             if processor is not None:
                 return processor
-            defaults = MediaLimits()
-            limits = MediaLimits(
-                max_pixels=config.get_int("MEDIA_MAX_PIXELS", defaults.max_pixels),
-                timeout=config.get_float("MEDIA_TIMEOUT", defaults.timeout),
-            )
-            return MediaProcessor(
-                limits=limits,
-                max_workers=config.get_int("MEDIA_MAX_WORKERS", None),
-                max_queue=config.get_int("MEDIA_MAX_QUEUE", None),
-                queue_timeout=config.get_float("MEDIA_QUEUE_TIMEOUT", 30.0),
-                storage=storage,
-                logger=logger.child("media"),
-            )
+            chosen = MediaSettings.from_config(config)
+            return chosen.create(storage=storage, logger=logger.child("media"))
 
-        return self._add(
-            Component(
-                "media",
-                MediaProcessor,
-                create,
-                stop=lambda media: media.close(),
-                health=lambda media: media.health(),
-            )
-        )
+        return self._add(Component.service("media", MediaProcessor, create))
 
     def with_jobs(
         self,
@@ -296,34 +252,20 @@ class InfraBuilder:
         With `worker=True` (or `JOBS_WORKER=true`) Infra also runs a worker for the
         processors registered before it starts, and stops it (bounded) on close.
         """
-        from infrakit.jobs import JobQueue
+        from infrakit.jobs import JobQueue, JobsSettings
 
-        owned: dict[str, Any] = {}
+        wiring = _Wiring()
 
         def create(config: ConfigReader, logger: Logger) -> JobQueue:
-            owned["worker"] = (
-                worker if worker is not None else config.get_bool("JOBS_WORKER", False)
+            chosen = "memory" if queue is not None else backend  # JOBS_BACKEND unread then
+            wiring.settings = JobsSettings.from_config(config, backend=chosen, worker=worker)
+            return (
+                queue
+                if queue is not None
+                else self._on_pool(wiring, database, config, logger, "jobs")
             )
-            if queue is not None:
-                return queue
-            chosen = backend or config.get_str("JOBS_BACKEND", "sqlite")
-            given = database if database is not None else _async_database(self._built)
-            storage = _job_storage(chosen, config, logger, given, owned)
-            return JobQueue(storage, logger=logger.child("jobs"))
 
-        async def start(jobs: JobQueue) -> None:
-            if "database" in owned:
-                await owned["database"].open()
-            await jobs.setup()
-            if owned["worker"]:
-                jobs.start_worker()
-
-        async def stop(jobs: JobQueue) -> None:
-            await jobs.close()
-            if "database" in owned:
-                await owned["database"].close()
-
-        return self._add(Component("jobs", JobQueue, create, start=start, stop=stop))
+        return self._add(Component("jobs", JobQueue, create, start=wiring.start, stop=wiring.stop))
 
     def with_pubsub(
         self,
@@ -341,41 +283,19 @@ class InfraBuilder:
         settings. With `port` (or `PUBSUB_PORT`) Infra also serves it on
         `PUBSUB_HOST` (`127.0.0.1`) when it starts; it closes it (bounded) on close.
         """
-        from infrakit.pubsub import PubSubService
+        from infrakit.pubsub import PubSubService, PubSubSettings
 
-        owned: dict[str, Any] = {}
+        wiring = _Wiring()
 
-        def create(config: ConfigReader, logger: Logger) -> PubSubService:
-            owned["port"] = port if port is not None else config.get_int("PUBSUB_PORT", None)
-            owned["host"] = config.get_str("PUBSUB_HOST", "127.0.0.1")
+        def create(config: ConfigReader, logger: Logger) -> Any:
+            chosen = "memory" if service is not None else backplane  # the keys unread then
+            wiring.settings = PubSubSettings.from_config(config, backplane=chosen, port=port)
             if service is not None:
                 return service
-            chosen = backplane or config.get_str("PUBSUB_BACKPLANE", "memory")
-            given = database if database is not None else _async_database(self._built)
-            plane = _pubsub_backplane(chosen, config, logger, given, owned)
-            return PubSubService(backplane=plane, logger=logger.child("pubsub"))
-
-        async def start(hub: PubSubService) -> None:
-            if "database" in owned:
-                await owned["database"].open()
-            await hub.start()
-            if owned["port"] is not None:
-                await hub.serve(owned["host"], owned["port"])
-
-        async def stop(hub: PubSubService) -> None:
-            await hub.close()
-            if "database" in owned:
-                await owned["database"].close()
+            return self._on_pool(wiring, database, config, logger, "pubsub")
 
         return self._add(
-            Component(
-                "pubsub",
-                PubSubService,
-                create,
-                start=start,
-                stop=stop,
-                health=lambda hub: hub.health(),
-            )
+            Component.service("pubsub", PubSubService, create, wiring.start, wiring.stop)
         )
 
     def with_component(
@@ -384,9 +304,9 @@ class InfraBuilder:
         instance: object,
         *,
         interface: type[Any] | None = None,
-        start: Callable[[Any], Awaitable[object]] | None = None,
-        stop: Callable[[Any], Awaitable[object]] | None = None,
-        health: Callable[[Any], Awaitable[object]] | None = None,
+        start: Hook | None = None,
+        stop: Hook | None = None,
+        health: Hook | None = None,
     ) -> Self:
         """Put an application service in the lifecycle: started after what came before it.
 
@@ -396,15 +316,9 @@ class InfraBuilder:
                 (its own class by default).
             start, stop, health: coroutine functions called with the instance.
         """
+        kind = interface or type(instance)
         return self._add(
-            Component(
-                name,
-                interface or type(instance),
-                lambda config, logger: instance,
-                start=start,
-                stop=stop,
-                health=health,
-            )
+            Component(name, kind, lambda config, logger: instance, start, stop, health)
         )
 
     def build(self) -> Infra:
@@ -431,316 +345,24 @@ class InfraBuilder:
 
     def _configure_logging(self, config: ConfigReader) -> Logger:
         if self._logging is not None:
-            options = self._logging
-            configure_logging(
-                level=options["level"] or config.get_str("LOG_LEVEL", "INFO"),
-                format=options["format"] or _log_format(config),
-                levels=options["levels"] or {},
-                loguru=options["loguru"],
-            )
+            LogSettings.from_config(config, **self._logging).configure()
         return get_logger("app")
 
-
-class Infra:
-    """The composed infrastructure: an async context manager that starts and stops it.
-
-    Components start in the order they were added and stop in reverse; a component
-    that fails to start stops the ones already started and raises `InitializationError`.
-    """
-
-    def __init__(
+    def _on_pool(
         self,
+        wiring: _Wiring,
+        given: Database | None,
         config: ConfigReader,
         logger: Logger,
-        container: Container,
-        components: list[Component],
-        instances: dict[str, Any],
-    ) -> None:
-        self.config = config
-        self.log = logger
-        self.container = container
-        self._components = components
-        self._instances = instances
-        self._started: list[Component] = []
-        # One stop at a time: a signal handler and `__aexit__` may both call stop(), and
-        # two interleaved stops would close components out of order.
-        self._stopping = asyncio.Lock()
+        name: str,
+    ) -> Any:
+        """`wiring.settings.create()` on a pool: `given`, else `with_database()`'s async
+        one, else (when the settings need one) a pool of its own, kept in `wiring`."""
+        from infrakit.db import Database, DatabaseSettings
 
-    @staticmethod
-    def builder(env: str | None = None, *, directory: str | Path = ".") -> InfraBuilder:
-        """Start composing: `Infra.builder(env="production").with_logging().build()`."""
-        return InfraBuilder(env, directory=directory)
-
-    @property
-    def database(self) -> Database:
-        """The `Database` added with `with_database()`."""
-        return self.component("database")  # type: ignore[no-any-return]
-
-    @property
-    def cache(self) -> Cache:
-        """The `Cache` added with `with_cache()`."""
-        return self.component("cache")  # type: ignore[no-any-return]
-
-    @property
-    def storage(self) -> StorageProvider:
-        """The `StorageProvider` added with `with_storage()`."""
-        return self.component("storage")  # type: ignore[no-any-return]
-
-    @property
-    def jobs(self) -> JobQueue:
-        """The `JobQueue` added with `with_jobs()`."""
-        return self.component("jobs")  # type: ignore[no-any-return]
-
-    @property
-    def media(self) -> MediaProcessor:
-        """The `MediaProcessor` added with `with_media()`."""
-        return self.component("media")  # type: ignore[no-any-return]
-
-    @property
-    def pubsub(self) -> PubSubService:
-        """The `PubSubService` added with `with_pubsub()`."""
-        return self.component("pubsub")  # type: ignore[no-any-return]
-
-    def component(self, name: str) -> Any:
-        """The component added under `name`.
-
-        Raises:
-            InitializationError: nothing was added under that name.
-        """
-        try:
-            return self._instances[name]
-        except KeyError:
-            raise InitializationError(
-                f"no {name} was added to the builder; add it (with_{name}()) before build()",
-                details={"component": name},
-            ) from None
-
-    async def start(self) -> None:
-        """Open every component in order; on failure, close what was opened."""
-        for component in self._components:
-            instance = self._instances[component.name]
-            try:
-                if component.start is not None:
-                    await component.start(instance)
-            except Exception as error:
-                await self.stop()
-                raise InitializationError(
-                    f"{component.name} failed to start", details={"component": component.name}
-                ) from error
-            self._started.append(component)
-            self._register(component, instance)
-        self.log.info("infrastructure started", components=[c.name for c in self._started])
-
-    async def stop(self) -> None:
-        """Close the started components in reverse order; one failure does not stop the rest.
-
-        Logs one line, `infrastructure stopped`, naming what stopped, what failed to stop
-        (each failure is also logged with its traceback) and how many resources the
-        container closed. A concurrent call waits for the first; a later one does nothing.
-        """
-        async with self._stopping:
-            if not self._started:
-                await self.container.aclose()
-                return
-            stopped, failed = await self._stop_components()
-            closed = self.container.get_stats().resources_to_close
-            await self.container.aclose()
-            self.log.info(
-                "infrastructure stopped",
-                components=stopped,
-                failed=failed,
-                resources_closed=closed,
-            )
-
-    async def _stop_components(self) -> tuple[list[str], list[str]]:
-        stopped: list[str] = []
-        failed: list[str] = []
-        while self._started:
-            component = self._started.pop()
-            try:
-                if component.stop is not None:
-                    await component.stop(self._instances[component.name])
-            except Exception:
-                self.log.exception("component failed to stop", component=component.name)
-                failed.append(component.name)
-            else:
-                stopped.append(component.name)
-        return stopped, failed
-
-    async def health(self) -> Mapping[str, ComponentHealth]:
-        """Ping every started component (bounded by the container's health timeout)."""
-        return await self.container.health()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    def start_sync(self) -> None:
-        """`start()` for a WSGI app or a script whose components are blocking (`sync=True`).
-
-        Raises:
-            InitializationError: a component failed, or needs an event loop.
-        """
-        _drive(self.start())
-
-    def stop_sync(self) -> None:
-        """`stop()` without an event loop; see `start_sync()`."""
-        _drive(self.stop())
-
-    def __enter__(self) -> Self:
-        self.start_sync()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop_sync()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    def _register(self, component: Component, instance: Any) -> None:
-        self.container.register(
-            component.interface, instance=instance, health=component.health, name=component.name
-        )
-
-
-def _cache_required(config: ConfigReader) -> bool:
-    """`CACHE_REQUIRED` (true/false, 1/0, yes/no, on/off): an unreachable cache fails start."""
-    return config.get_bool("CACHE_REQUIRED", False)
-
-
-async def _start_cache(cache: Any, *, require: bool) -> None:
-    """Subscribe a tiered cache; with `require`, refuse to start on an unreachable one."""
-    start = getattr(cache, "start", None)
-    if start is not None:
-        await _settled(start())
-    if require and not await _settled(cache.health()):
-        url = getattr(cache, "url", None) or "(a client passed in)"
-        raise InitializationError(
-            f"the cache at {url} is unreachable and CACHE_REQUIRED is set",
-            details={"component": "cache", "url": url},
-        )
-
-
-async def _settled(outcome: Any) -> Any:
-    """The result of a call to a component of either form (awaited when it is a coroutine)."""
-    return await outcome if inspect.isawaitable(outcome) else outcome
-
-
-def _drive(coroutine: Coroutine[Any, Any, Any]) -> None:
-    """Run `start()` / `stop()` without an event loop: blocking components never suspend."""
-    drive(coroutine, _needs_loop)
-
-
-def _needs_loop() -> InitializationError:
-    return InitializationError(
-        "a component needs an event loop: use `async with infra` (or add it with sync=True)",
-        details={"component": "*"},
-    )
-
-
-def _storage_signing_keys(config: ConfigReader) -> list[str] | None:
-    """`STORAGE_SIGNING_KEY`: comma-separated HMAC keys, newest first; None when unset."""
-    text = config.get_str("STORAGE_SIGNING_KEY", "")
-    keys = [key.strip() for key in text.split(",") if key.strip()]
-    return keys or None
-
-
-def _log_format(config: ConfigReader) -> Literal["pretty", "json"]:
-    """`LOG_FORMAT`, else JSON in production and pretty elsewhere."""
-    environment = config.env
-    chosen = config.get_str("LOG_FORMAT", "json" if environment == "production" else "pretty")
-    if chosen == "json":
-        return "json"
-    if chosen == "pretty":
-        return "pretty"
-    raise ConfigurationError("LOG_FORMAT must be 'pretty' or 'json'", details={"key": "LOG_FORMAT"})
-
-
-def _async_database(built: Mapping[str, Any]) -> Database | None:
-    """The async pool `with_database()` created before, to share; None otherwise."""
-    from infrakit.db import Database
-
-    database = built.get("database")
-    return database if isinstance(database, Database) else None
-
-
-def _database_for(
-    database: Database | None, config: ConfigReader, logger: Logger, owned: dict[str, Any]
-) -> Database:
-    """`database`, else a pool of its own from the `DATABASE_*` settings.
-
-    A pool of its own goes in `owned`, so the component that asked opens and closes it.
-    """
-    from infrakit.db import Database, DatabaseSettings
-
-    if database is not None:
-        return database
-    own = Database(DatabaseSettings.from_config(config), logger=logger.child("db"))
-    owned["database"] = own
-    return own
-
-
-def _job_storage(
-    backend: str,
-    config: ConfigReader,
-    logger: Logger,
-    database: Database | None,
-    owned: dict[str, Any],
-) -> Any:
-    """The store `JOBS_BACKEND` names; a PostgreSQL pool it opens itself goes in `owned`."""
-    from infrakit.jobs import MemoryJobStorage, PostgresJobStorage, SqliteJobStorage
-
-    if backend == "memory":
-        return MemoryJobStorage()
-    if backend == "sqlite":
-        return SqliteJobStorage(config.get_str("JOBS_SQLITE_PATH", "data/jobs.sqlite3"))
-    if backend == "postgres":
-        database = _database_for(database, config, logger, owned)
-        schema = config.get_str("JOBS_SCHEMA", "infrakit")
-        return PostgresJobStorage(database, schema=schema, logger=logger.child("jobs"))
-    raise ConfigurationError(
-        "JOBS_BACKEND must be 'memory', 'sqlite' or 'postgres'", details={"key": "JOBS_BACKEND"}
-    )
-
-
-def _pubsub_backplane(
-    backplane: str,
-    config: ConfigReader,
-    logger: Logger,
-    database: Database | None,
-    owned: dict[str, Any],
-) -> Any:
-    """The backplane `PUBSUB_BACKPLANE` names; a pool it opens itself goes in `owned`."""
-    from infrakit.pubsub import MemoryBackplane
-
-    if backplane == "memory":
-        return MemoryBackplane()
-    if backplane == "redis":
-        from infrakit.pubsub.redis import RedisBackplane
-
-        url = config.get_str("PUBSUB_REDIS_URL", "") or config.get_str("REDIS_URL", "")
-        if not url:
-            raise ConfigurationError(
-                "PUBSUB_BACKPLANE=redis needs PUBSUB_REDIS_URL (or REDIS_URL)",
-                details={"key": "PUBSUB_REDIS_URL"},
-            )
-        return RedisBackplane(url, logger=logger.child("pubsub"))
-    if backplane == "postgres":
-        database = _database_for(database, config, logger, owned)
-        from infrakit.pubsub.postgres import PostgresBackplane
-
-        return PostgresBackplane(database, logger=logger.child("pubsub"))
-    raise ConfigurationError(
-        "PUBSUB_BACKPLANE must be 'memory', 'redis' or 'postgres'",
-        details={"key": "PUBSUB_BACKPLANE"},
-    )
+        shared = self._built.get("database")  # the async pool only: a sync one cannot serve
+        database = given if given is not None else shared if isinstance(shared, Database) else None
+        if database is None and wiring.settings.needs_database:
+            settings = DatabaseSettings.from_config(config)
+            database = wiring.database = settings.create(logger=logger.child("db"))
+        return wiring.settings.create(database=database, logger=logger.child(name))
