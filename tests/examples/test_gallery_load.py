@@ -3,7 +3,8 @@
 The demo runs in a subprocess on loopback on its embedded defaults. Readers hit the
 listing, `/readyz` and the page over a few keep-alive connections while uploaders send
 pictures and two videos; then every upload must end with a fetchable thumbnail, the job
-counts on `/metrics` must show each job completed once, and SIGTERM must exit 0.
+counts on `/metrics` must show each job completed once, the cached listing must show
+every item ready (it was read all along while the items changed), and SIGTERM must exit 0.
 """
 
 from __future__ import annotations
@@ -157,6 +158,8 @@ async def test_load_while_uploads_are_processed(gallery: RunningGallery) -> None
         elapsed = time.monotonic() - started
         thumbnails = [await client.get(item["thumbnail_url"] or "") for item in finished.values()]
         counts = job_counts((await client.get("/metrics")).text)
+        # Read while the items changed under it, the cached listing must not stay stale.
+        listing = (await client.get("/api/items")).json()["items"]
     print(
         f"\ngallery load: {load.requests} requests in {elapsed:.1f} s "
         f"({load.requests / elapsed:.0f}/s) over {READERS + UPLOADERS} connections, "
@@ -174,6 +177,8 @@ async def test_load_while_uploads_are_processed(gallery: RunningGallery) -> None
         "image": UPLOADS - VIDEOS,
         "video": VIDEOS,
     }
+    listed = {item["id"]: item["status"] for item in listing}
+    assert all(listed.get(item_id) == "ready" for item_id in load.uploaded), listed
     assert all(r.status_code == 200 for r in thumbnails), [r.status_code for r in thumbnails]
     assert all(r.headers["content-type"] == "image/jpeg" for r in thumbnails)
     assert counts.get("completed") == UPLOADS, counts  # each job completed, exactly once
