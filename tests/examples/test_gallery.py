@@ -200,3 +200,12 @@ def test_sigterm_after_an_upload_exits_0(gallery: RunningGallery) -> None:
         assert response.status_code == 202, response.text
         assert response.headers["location"] == f"/api/items/{response.json()['id']}"
     assert gallery.stop() == 0, gallery.output()
+
+
+def test_production_refuses_the_development_signing_key(tmp_path: Path) -> None:
+    environment = gallery_environment(tmp_path / "data", APP_ENV="production", DEMO_SMOKE="1")
+    completed = run_smoke(environment)
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert "gallery: cannot start: STORAGE_SIGNING_KEY is the development key" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert not (tmp_path / "data").exists()  # refused before anything was opened
