@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -209,3 +210,21 @@ def test_production_refuses_the_development_signing_key(tmp_path: Path) -> None:
     assert "gallery: cannot start: STORAGE_SIGNING_KEY is the development key" in completed.stderr
     assert "Traceback" not in completed.stderr
     assert not (tmp_path / "data").exists()  # refused before anything was opened
+
+
+def test_a_corrupt_picture_ends_failed_not_lost(gallery: RunningGallery) -> None:
+    base = gallery.wait_serving()
+    truncated = jpeg(400, 300)[:3000]  # a JPEG's signature, then nothing: accepted, then refused
+    with httpx.Client(base_url=base, timeout=10) as client:
+        response = client.put("/api/uploads?name=broken.jpg", content=truncated)
+        assert response.status_code == 202, response.text
+        path = response.headers["location"]
+        for _ in range(300):  # 30 s at most
+            item = client.get(path).json()
+            if item["status"] != "processing":
+                break
+            time.sleep(0.1)
+    assert item["status"] == "failed", item
+    assert item["error"].startswith("MEDIA_"), item
+    assert item["thumbnail_url"] is None
+    assert gallery.stop() == 0, gallery.output()
