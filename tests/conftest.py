@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import pytest
@@ -34,14 +35,18 @@ def _reachable(url: str, default_port: int) -> str | None:
         return f"cannot connect to {host}:{port} ({error})"
 
 
+def skip_or_fail(message: str) -> NoReturn:
+    """Skip with the reason, or fail when the services are required (CI)."""
+    if services_required():
+        pytest.fail(f"{message} and INFRAKIT_REQUIRE_SERVICES=1", pytrace=False)
+    pytest.skip(message)
+
+
 def require_service(name: str, variable: str, url: str, default_port: int) -> str:
     reason = _reachable(url, default_port)
     if reason is None:
         return url
-    message = f"{name} is not available at ${variable}: {reason}"
-    if services_required():
-        pytest.fail(f"{message} and INFRAKIT_REQUIRE_SERVICES=1", pytrace=False)
-    pytest.skip(message)
+    skip_or_fail(f"{name} is not available at ${variable}: {reason}")
 
 
 @pytest.fixture(scope="session")

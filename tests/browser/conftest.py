@@ -16,11 +16,11 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import services_required
+from tests.conftest import skip_or_fail
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Error, Page
@@ -28,17 +28,10 @@ if TYPE_CHECKING:
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 
 
-def unavailable(message: str) -> NoReturn:
-    """Skip with the reason, or fail when the services are required (CI)."""
-    if services_required():
-        pytest.fail(f"{message} and INFRAKIT_REQUIRE_SERVICES=1", pytrace=False)
-    pytest.skip(message)
-
-
 def chromium_executable() -> Path:
     path = Path(os.environ.get("INFRAKIT_CHROMIUM", DEFAULT_CHROMIUM))
     if not os.access(path, os.X_OK):
-        unavailable(
+        skip_or_fail(
             f"Chromium is not available at $INFRAKIT_CHROMIUM: {path} is not an executable"
             " (apt-get install chromium chromium-driver)"
         )
@@ -49,7 +42,7 @@ def playwright_sync_api() -> ModuleType:
     try:
         return importlib.import_module("playwright.sync_api")
     except ImportError as error:
-        unavailable(f"the playwright package is not installed ({error}; pip install playwright)")
+        skip_or_fail(f"the playwright package is not installed ({error}; pip install playwright)")
 
 
 @pytest.fixture
