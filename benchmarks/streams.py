@@ -25,11 +25,14 @@ the calling thread and block the event loop for the whole copy (reference only).
   write in place). Peers: `shutil.copyfileobj` with a 1 MiB buffer in
   `asyncio.to_thread` (the baseline), `shutil.copyfile` in `asyncio.to_thread`
   (`sendfile`: no copy through Python), and both blocking. A row runs infrakit's
-  chunk-by-chunk pipeline (a pass-through transform: what any transform costs).
-- copy + sha256: infrakit with `hash_stream("sha256")` (its default 4 MiB chunks for
-  a local file, each read, hashed and written in worker threads, reads overlapping
-  writes) against a `copyfileobj`-style loop with `hashlib` on 1 MiB chunks, in
-  `asyncio.to_thread` (the baseline) and blocking.
+  pipeline with an async pass-through transform (what any transform of your own
+  costs): the transform on the event loop, 1 MiB chunks read ahead by a reader thread
+  and written behind by a writer thread, one chunk of hand-off each way.
+- copy + sha256: infrakit with `hash_stream("sha256")`, a CPU-only transform, so the
+  file-to-file copy runs whole in one worker thread (a reused 1 MiB buffer read,
+  hashed, written; atomic, cancellable between chunks) against a `copyfileobj`-style
+  loop with `hashlib` on 1 MiB chunks, in `asyncio.to_thread` (the baseline) and
+  blocking.
 """
 
 from __future__ import annotations
@@ -115,7 +118,7 @@ def groups(source: Path, directory: Path) -> dict[str, list[Contender]]:
             ),
             entry("to_thread(shutil.copyfile) (sendfile)", "sendfile", threaded(shutil.copyfile)),
             entry(
-                "infrakit pipeline, pass-through transform",
+                "infrakit pipeline, async pass-through transform",
                 "pipeline",
                 lambda target: process_stream(source, target, [pass_through]),
             ),
@@ -129,7 +132,7 @@ def groups(source: Path, directory: Path) -> dict[str, list[Contender]]:
         ],
         "copy + sha256": [
             entry(
-                "infrakit process_stream + hash_stream",
+                "infrakit process_stream + hash_stream (one thread)",
                 "hashed",
                 lambda target: process_stream(source, target, [hash_stream("sha256")]),
             ),

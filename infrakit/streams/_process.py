@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeGuard, cast
 
 from infrakit.streams._copy import copy_path
 from infrakit.streams._protocol import (
@@ -19,7 +20,9 @@ from infrakit.streams._protocol import (
     WriteStream,
 )
 from infrakit.streams._read import check_chunk_size, create_read_stream, is_url, local_path
-from infrakit.streams._write import create_write_stream
+from infrakit.streams._threaded import ThreadedReader, ThreadedWriter
+from infrakit.streams._transforms import BlockingTransform
+from infrakit.streams._write import FileTarget, PathTarget, create_write_stream
 
 if TYPE_CHECKING:
     from infrakit.storage import StorageProvider
@@ -27,8 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["process_stream"]
 
 _END: Any = object()
-FILE_CHUNK_SIZE = 4 * 1024 * 1024
-"""The default chunk for a local file source (the pipeline's cost is per chunk)."""
 
 
 async def process_stream(
@@ -41,13 +42,16 @@ async def process_stream(
 ) -> StreamStats:
     """Copy `source` to `destination` through `transforms`, in order.
 
-    A local file copied to a local path with no transforms takes a fast path: the
-    whole copy runs in one worker thread, through one reused buffer, with the same
-    guarantees (bounded memory, atomic rename, cancellation between chunks).
+    A local file copied to a local path with no transforms, or only CPU-only ones
+    (`hash_stream`, `gzip_compress`, `gzip_decompress`, `limit_size`), takes a fast
+    path: the whole copy runs in one worker thread, through one reused buffer, with
+    the same guarantees (bounded memory, atomic rename, cancellation between chunks).
 
-    Pull-based: the next chunk is read only once the previous one is written, so
-    memory stays bounded by the chunk size (and what the transforms hold) whatever
-    the size of the stream, and a slow destination slows the source down.
+    Otherwise the transforms run on the event loop. A local file source is read ahead
+    by a thread of its own, and a local path or a real file destination written behind
+    by another, each a bounded hand-off of one chunk away from the loop: a slow
+    destination slows the source down, and memory stays bounded by a few chunks (and
+    what the transforms hold) whatever the size of the stream.
 
     On failure or cancellation every transform and the source are closed (their
     `finally` blocks run, last stage first) and the destination is aborted: a path
@@ -57,27 +61,30 @@ async def process_stream(
         source: what `create_read_stream` accepts.
         destination: what `create_write_stream` accepts.
         transforms: `Transform`s (`throttle(...)`, `gzip_compress()`...).
-        chunk_size: the read size for paths, URLs, files and keys; by default 4 MiB
-            for a local file going through transforms (each chunk costs two thread
-            hops: fewer, larger ones copy faster) and `DEFAULT_CHUNK_SIZE` (1 MiB) for
-            everything else, the fast path's buffer included.
+        chunk_size: the read size for paths, URLs, files and keys;
+            `DEFAULT_CHUNK_SIZE` (1 MiB) by default.
         storage: a `StorageProvider`; `source` and `destination` strings are then its keys.
 
     Returns:
         The bytes read and written, the seconds taken and the bytes per second written.
     """
     started = time.perf_counter()
-    from_file = storage is None and _is_path(source)
-    if from_file and not transforms and _is_path(destination):
-        step = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
-        check_chunk_size(step)
-        copied = await copy_path(_local(source), _local(destination), step)
-        return _stats(copied, copied, started)
-    if chunk_size is None:
-        chunk_size = FILE_CHUNK_SIZE if from_file else DEFAULT_CHUNK_SIZE
+    source_file = _local_file(source, storage)
+    target_file = _local_file(destination, storage)
+    chunk_size = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
+    check_chunk_size(chunk_size)
+    if source_file is not None and target_file is not None and _all_blocking(transforms):
+        read, written = await copy_path(source_file, target_file, chunk_size, transforms)
+        return _stats(read, written, started)
     counts = [0, 0]
-    reader = create_read_stream(source, chunk_size=chunk_size, storage=storage)
-    writer = create_write_stream(destination, storage=storage)
+    reader: AsyncIterator[bytes]
+    if source_file is not None:
+        reader = ThreadedReader(source_file, chunk_size)
+    else:
+        reader = create_read_stream(source, chunk_size=chunk_size, storage=storage)
+    writer: WriteStream | None = _threaded_writer(target_file, destination)
+    if writer is None:
+        writer = create_write_stream(destination, storage=storage)
     stages: list[AsyncIterator[bytes]] = [_counted(reader, counts)]
     for transform in transforms:
         stages.append(transform(stages[-1]))
@@ -85,7 +92,10 @@ async def process_stream(
         for stage in stages:
             stack.push_async_callback(_close, stage)
         try:
-            await _pump(stages[-1], writer, counts)
+            if isinstance(writer, ThreadedWriter):
+                await _hand_over(stages[-1], writer, counts)
+            else:
+                await _pump(stages[-1], writer, counts)
         except BaseException:
             await asyncio.shield(writer.abort())
             raise
@@ -99,13 +109,37 @@ def _stats(read: int, written: int, started: float) -> StreamStats:
     return StreamStats(read, written, duration, throughput)
 
 
-def _is_path(end: Any) -> bool:
-    """A local path (not an fsspec URL): both ends so means the one-thread copy."""
-    return isinstance(end, str | os.PathLike) and not is_url(os.fspath(end))
+def _local_file(end: Any, storage: StorageProvider | None) -> str | None:
+    """The local path `end` names (not an fsspec URL, nor a storage key), or None."""
+    if storage is not None and isinstance(end, str):
+        return None
+    if isinstance(end, str | os.PathLike) and not is_url(text := os.fspath(end)):
+        return local_path(text)
+    return None
 
 
-def _local(end: Any) -> str:
-    return local_path(os.fspath(end))
+def _all_blocking(transforms: Sequence[Transform]) -> TypeGuard[Sequence[BlockingTransform]]:
+    return all(isinstance(transform, BlockingTransform) for transform in transforms)
+
+
+def _threaded_writer(target_file: str | None, destination: Destination) -> ThreadedWriter | None:
+    """A writer thread for a local path or a real binary file (not `BytesIO`), else None."""
+    if target_file is not None:
+        return ThreadedWriter(PathTarget(target_file))
+    if isinstance(destination, str | io.BytesIO | WriteStream):
+        return None
+    if hasattr(destination, "write"):
+        return ThreadedWriter(FileTarget(cast(IO[bytes], destination)))
+    return None
+
+
+async def _hand_over(
+    chunks: AsyncIterator[bytes], writer: ThreadedWriter, counts: list[int]
+) -> None:
+    """Hand each chunk to the writer thread, which waits only when it is behind."""
+    async for chunk in chunks:
+        await writer.write(chunk)
+        counts[1] += len(chunk)
 
 
 async def _pump(chunks: AsyncIterator[bytes], writer: WriteStream, counts: list[int]) -> None:

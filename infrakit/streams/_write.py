@@ -25,7 +25,7 @@ from infrakit.streams._read import is_url, local_path
 if TYPE_CHECKING:
     from infrakit.storage import StorageProvider
 
-__all__ = ["create_write_stream", "temporary_beside"]
+__all__ = ["FileTarget", "PathTarget", "create_write_stream", "temporary_beside"]
 
 
 def create_write_stream(
@@ -108,44 +108,71 @@ class _FileSink(_Sink):
 
 
 class _PathSink(_Sink):
-    """A temporary file beside `path`, renamed over it on close."""
+    """A `PathTarget` driven from the loop, each blocking call in a worker thread."""
 
     def __init__(self, path: str) -> None:
-        self.path = path
-        self.temporary = temporary_beside(path)
-        self._file: IO[bytes] | None = None
+        self.target = PathTarget(path)
         self._in_flight: asyncio.Future[Any] | None = None
 
     async def write(self, chunk: bytes) -> None:
-        if self._file is None:
-            self._file = await self._run(open, self.temporary, "wb")
-        await self._run(self._file.write, chunk)
+        await self._run(self.target.write, chunk)
 
     async def close(self) -> None:
-        if self._file is None:
-            self._file = await self._run(open, self.temporary, "wb")
-        await self._run(self._commit)
+        await self._run(self.target.commit)
 
     async def abort(self) -> None:
         if self._in_flight is not None:
             await asyncio.wait([self._in_flight])
-        await asyncio.to_thread(self._discard)
-
-    def _commit(self) -> None:
-        assert self._file is not None
-        self._file.close()
-        os.replace(self.temporary, self.path)
-
-    def _discard(self) -> None:
-        if self._file is not None:
-            self._file.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.temporary)
+        await asyncio.to_thread(self.target.discard)
 
     async def _run(self, function: Any, *arguments: Any) -> Any:
         # Shielded, so a cancelled stream waits for the thread before closing its file.
         self._in_flight = asyncio.ensure_future(asyncio.to_thread(function, *arguments))
         return await asyncio.shield(self._in_flight)
+
+
+class PathTarget:
+    """A temporary file beside `path`, renamed over it on `commit()`; blocking calls."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.temporary = temporary_beside(path)
+        self._file: IO[bytes] | None = None
+
+    def write(self, chunk: bytes) -> None:
+        if self._file is None:
+            self._file = open(self.temporary, "wb")  # noqa: SIM115 - closed by commit or discard
+        self._file.write(chunk)
+
+    def commit(self) -> None:
+        if self._file is None:  # nothing was written: an empty file
+            with open(self.temporary, "wb"):
+                pass
+        else:
+            self._file.close()
+        os.replace(self.temporary, self.path)
+
+    def discard(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.temporary)
+
+
+class FileTarget:
+    """A caller's binary file: written, flushed on `commit()`, never closed; blocking calls."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
+
+    def write(self, chunk: bytes) -> None:
+        self.file.write(chunk)
+
+    def commit(self) -> None:
+        self.file.flush()
+
+    def discard(self) -> None:
+        """The caller owns the file: what was written stays."""
 
 
 class _UrlSink(_Sink):

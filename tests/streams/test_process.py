@@ -280,3 +280,125 @@ async def test_a_cancelled_file_copy_keeps_the_old_file(tmp_path: Path) -> None:
         writer.close()
     assert target.read_bytes() == b"old"
     assert names(tmp_path) == ["out.bin", "pipe"]
+
+
+async def passed_on(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """An async transform: the pipeline runs it on the loop (no blocking form)."""
+    async for chunk in chunks:
+        yield chunk
+
+
+async def test_cpu_only_transforms_run_file_to_file_in_one_thread(tmp_path: Path) -> None:
+    source, target = tmp_path / "in.bin", tmp_path / "out.gz"
+    source.write_bytes(DATA)
+    target.write_bytes(b"old")
+    before, after = hash_stream("sha256"), hash_stream("md5")
+    stats = await process_stream(
+        source, target, [limit_size(len(DATA)), before, gzip_compress(), after], chunk_size=70_000
+    )
+    compressed = target.read_bytes()
+    assert gzip.decompress(compressed) == DATA
+    assert before.hexdigest() == hashlib.sha256(DATA).hexdigest()
+    assert (before.size, after.size) == (len(DATA), len(compressed))
+    assert after.hexdigest() == hashlib.md5(compressed).hexdigest()
+    assert (stats.bytes_read, stats.bytes_written) == (len(DATA), len(compressed))
+    restored = tmp_path / "restored.bin"
+    stats = await process_stream(target, restored, [gzip_decompress(100_000)], chunk_size=4096)
+    assert restored.read_bytes() == DATA
+    assert (stats.bytes_read, stats.bytes_written) == (len(compressed), len(DATA))
+    assert names(tmp_path) == ["in.bin", "out.gz", "restored.bin"]
+
+
+@pytest.mark.parametrize("transform", ["blocking", "async"])
+async def test_a_failing_file_to_file_pipeline_keeps_the_old_file(
+    tmp_path: Path, transform: str
+) -> None:
+    source, target = tmp_path / "in.bin", tmp_path / "out.bin"
+    source.write_bytes(DATA)
+    target.write_bytes(b"old")
+    transforms = [limit_size(1_000_000)]
+    if transform == "async":
+        transforms.append(passed_on)
+    with pytest.raises(ValidationError):
+        await process_stream(source, target, transforms, chunk_size=100_000)
+    with pytest.raises(ValidationError):
+        await process_stream(source, target, [gzip_decompress()])  # not gzip
+    assert target.read_bytes() == b"old"
+    assert names(tmp_path) == ["in.bin", "out.bin"]
+
+
+async def test_an_async_transform_between_files_keeps_order_and_chunk_sizes(
+    tmp_path: Path,
+) -> None:
+    source, target = tmp_path / "in.bin", tmp_path / "out.bin"
+    source.write_bytes(DATA)
+    sizes: list[int] = []
+
+    async def measured(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        async for chunk in chunks:
+            sizes.append(len(chunk))
+            yield chunk
+
+    digest = hash_stream("sha256")
+    stats = await process_stream(source, target, [measured, digest], chunk_size=65_536)
+    assert target.read_bytes() == DATA
+    assert digest.hexdigest() == hashlib.sha256(DATA).hexdigest()
+    assert sum(sizes) == len(DATA)
+    assert max(sizes) == 65_536
+    assert (stats.bytes_read, stats.bytes_written) == (len(DATA), len(DATA))
+    with (tmp_path / "copy.bin").open("wb") as real_file:  # a real file: the writer thread
+        await process_stream(source, real_file, [measured])
+    assert (tmp_path / "copy.bin").read_bytes() == DATA
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    assert (await process_stream(empty, target, [measured])).bytes_written == 0
+    assert target.read_bytes() == b""
+
+
+async def test_a_missing_source_or_target_directory_through_a_transform(tmp_path: Path) -> None:
+    (tmp_path / "in.bin").write_bytes(DATA)
+    with pytest.raises(FileNotFoundError):
+        await process_stream(tmp_path / "missing.bin", tmp_path / "out.bin", [passed_on])
+    with pytest.raises(FileNotFoundError):
+        await process_stream(tmp_path / "in.bin", tmp_path / "no" / "out.bin", [passed_on])
+    with pytest.raises(FileNotFoundError):
+        await process_stream(tmp_path / "in.bin", tmp_path / "no" / "out.bin", [hash_stream()])
+    assert names(tmp_path) == ["in.bin"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes (POSIX)")
+@pytest.mark.parametrize("transform", ["blocking", "async"])
+async def test_a_cancelled_file_pipeline_keeps_the_old_file(tmp_path: Path, transform: str) -> None:
+    """A pipe as the source, with a transform: the one-thread chain, or the reader thread."""
+    source, target = tmp_path / "pipe", tmp_path / "out.bin"
+    os.mkfifo(source)
+    target.write_bytes(b"old")
+    closed: list[str] = []
+
+    async def tracked(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            closed.append("transform")
+
+    transforms = [hash_stream()] if transform == "blocking" else [tracked]
+    task = asyncio.create_task(process_stream(source, target, transforms, chunk_size=4096))
+    writer = await asyncio.to_thread(open, source, "wb", buffering=0)
+    try:
+        writer.write(b"x" * 16384)  # fits the pipe; past the temporary file's write buffer
+
+        def partial() -> bool:
+            return any(path.suffix == ".tmp" and path.stat().st_size for path in tmp_path.iterdir())
+
+        await wait_until(partial)
+        task.cancel()
+        await asyncio.sleep(0)
+        writer.close()  # wakes a thread blocked on the pipe
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        writer.close()
+    assert target.read_bytes() == b"old"
+    assert names(tmp_path) == ["out.bin", "pipe"]
+    assert closed == ([] if transform == "blocking" else ["transform"])
