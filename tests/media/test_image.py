@@ -192,6 +192,21 @@ async def test_large_jpeg_takes_the_draft_path_and_stays_sharp(processor: ImageP
     assert near(picture.getpixel((90, 37)), factory.RIGHT)
 
 
+@pytest.mark.parametrize(
+    ("width", "decoded"),
+    [(300, (800, 600)), (100, (200, 150)), (1000, (1600, 1200)), (150, (400, 300))],
+)
+def test_jpeg_draft_leaves_twice_the_output_for_the_resize(
+    width: int, decoded: tuple[int, int]
+) -> None:
+    # libjpeg scales by 1/2, 1/4 or 1/8: the smallest still at least twice the output
+    from infrakit.media._image import _draft
+
+    with Image.open(io.BytesIO(factory.jpeg((1600, 1200)))) as picture:
+        _draft(picture, ImageOptions(width=width), 1)
+        assert picture.size == decoded
+
+
 async def test_path_target_is_written_atomically(
     processor: ImageProcessor, images: dict[str, bytes], tmp_path: Path
 ) -> None:
