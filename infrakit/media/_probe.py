@@ -83,21 +83,33 @@ def _image_info(image: Any, image_format: str) -> MediaInfo:
 
 @contextmanager
 def open_container(
-    source: SourceFile, limits: MediaLimits, deadline: Deadline | None = None
+    source: SourceFile,
+    limits: MediaLimits,
+    deadline: Deadline | None = None,
+    *,
+    decode_to_probe: bool = True,
 ) -> Iterator[Any]:
     """Open an audio/video container with the one demuxer the bytes announce; always closed.
 
     The duration and every video stream's frame size are checked before a frame is
     decoded, so a file claiming hours or gigapixels is refused up front.
+
+    Args:
+        decode_to_probe: let FFmpeg decode the first frames while it reads the stream
+            parameters (the pixel format, the reordering delay). A caller that decodes
+            anyway passes False: its own decoder finds them, and the open no longer
+            costs a keyframe's decode (30-40 ms for 1080p H.264).
     """
     demuxer = sniff_av_format(source.head)
     if demuxer is None:
         raise UnsupportedMediaError("the source is not an image, video or audio file")
     av = load_av()
+    # options given to every stream's probing decoder only (the container ignores them)
+    options = None if decode_to_probe else {"skip_frame": "all"}
     with translated("media file"):
         # no `timeout=`: PyAV's interrupt callback takes the GIL on every FFmpeg I/O
         # step and slows decoding by a fifth or more; the deadline is checked per frame
-        container = av.open(source.path or source.file, "r", format=demuxer)
+        container = av.open(source.path or source.file, "r", format=demuxer, options=options)
     try:
         if deadline is not None:
             deadline.check()  # probing a long or odd file can take a while

@@ -1,10 +1,13 @@
 """Video on PyAV: the poster frame for thumbnails, and transcoding.
 
-A poster frame is found by an exact seek (to the keyframe before the wanted time,
-then decoding forward to the first reference frame at or after it, B-frames
-skipped), scaled by libswscale while it is converted to RGB, and
-checked for blackness: fades and title cards often start a video black, so the
-next candidate time is tried and the brightest frame wins if every one is dark.
+A poster frame is the first keyframe in a short window after the wanted time:
+one frame to decode, and the best-quality one. A file with no keyframe there
+(one keyframe for the whole clip, as encoders with a long GOP write short clips)
+gets an exact seek instead: from the keyframe before, decoding forward on
+FFmpeg's frame threads with B-frames skipped, to the first frame at or after the
+time. The chosen frame alone is converted, scaled by libswscale while it becomes
+RGB, and checked for blackness: fades and title cards often start a video black,
+so the next candidate time is tried and the brightest frame wins if all are dark.
 """
 
 from __future__ import annotations
@@ -30,8 +33,12 @@ __all__ = ["poster_frame", "transcode_video"]
 
 POSTER_POSITIONS = (0.10, 0.25, 0.50, 0.75, 0.0)
 """Fractions of the duration tried in turn for a poster frame."""
+KEYFRAME_WINDOW = 0.10
+"""How far after a wanted time (a fraction of the duration) a keyframe may stand in for it."""
+MIN_KEYFRAME_WINDOW = 2.0
+"""The window's floor in seconds, so a short clip's 1-2 s GOP (a phone's) still has one."""
 MAX_FRAMES_AFTER_SEEK = 500
-"""Frames decoded past a keyframe looking for the exact time before taking what is there."""
+"""Packets decoded past a keyframe looking for the exact time before taking what is there."""
 _DARK_MEAN = 24.0
 _DARK_SPREAD = 12.0
 
@@ -45,17 +52,23 @@ def poster_frame(
         longest_side: the picture is scaled (by libswscale, during the RGB conversion)
             so that its longest side is at most this, never enlarged.
     """
-    with open_container(source, limits, deadline) as container:
+    # the decoder below finds the stream parameters itself: the open decodes nothing
+    with open_container(source, limits, deadline, decode_to_probe=False) as container:
         stream = video_stream(container)
         if stream is None:
             raise UnsupportedMediaError("the source has no video stream")
+        context = stream.codec_context
+        context.thread_type = "AUTO"  # frame threads, for the exact seek's run of frames
         # B-frames are never needed to reach a later frame: skip them while scanning forward
-        stream.codec_context.skip_frame = "NONREF"
+        context.skip_frame = "NONREF"
         duration = media_duration(container) or 0.0
+        window = max(MIN_KEYFRAME_WINDOW, duration * KEYFRAME_WINDOW)
         brightest: tuple[float, Any] | None = None
         for position in POSTER_POSITIONS:
             with translated("video"):
-                frame = _frame_at(container, stream, duration * position, limits, deadline)
+                frame = _frame_near(
+                    container, stream, duration * position, window, limits, deadline
+                )
             if frame is None:
                 continue
             picture = _picture(frame, longest_side)
@@ -69,23 +82,88 @@ def poster_frame(
         return brightest[1]
 
 
-def _frame_at(
-    container: Any, stream: Any, seconds: float, limits: MediaLimits, deadline: Deadline
+def _frame_near(
+    container: Any,
+    stream: Any,
+    seconds: float,
+    window: float,
+    limits: MediaLimits,
+    deadline: Deadline,
 ) -> Any | None:
+    """The first keyframe within `window` s after `seconds`, else the frame at `seconds`."""
     start = stream.start_time or 0
-    wanted = start + int(seconds / stream.time_base) if stream.time_base else start
+    time_base = stream.time_base
+    wanted = start + int(seconds / time_base) if time_base else start
+    latest = wanted + int(window / time_base) if time_base else wanted
+    frame = _keyframe_after(container, stream, wanted, latest, limits, deadline)
+    if frame is None:
+        frame = _frame_at(container, stream, wanted, limits, deadline)
+    return frame
+
+
+def _keyframe_after(
+    container: Any, stream: Any, wanted: int, latest: int, limits: MediaLimits, deadline: Deadline
+) -> Any | None:
+    """The keyframe the demuxer's index gives at or after `wanted`, if it is by `latest`.
+
+    Decoding stops at that one packet: draining the decoder hands the frame over at
+    once, instead of after the frames its reordering delay would wait for.
+    """
+    try:
+        container.seek(wanted, stream=stream, backward=False, any_frame=False)
+    except load_av().error.FFmpegError:
+        return None  # no keyframe after it in the index
+    for packet in container.demux(stream):
+        deadline.check()
+        if not packet.size or not packet.is_keyframe or packet.pts is None:
+            return None
+        if not wanted <= packet.pts <= latest:
+            return None
+        frames = _checked(stream.codec_context.decode(packet), limits)
+        frames += _checked(stream.codec_context.decode(None), limits)
+        return frames[0] if frames else None
+    return None
+
+
+def _frame_at(
+    container: Any, stream: Any, wanted: int, limits: MediaLimits, deadline: Deadline
+) -> Any | None:
+    """The first frame at or after `wanted`, decoded forward from the keyframe before it."""
     try:
         container.seek(wanted, stream=stream, backward=True, any_frame=False)
     except load_av().error.FFmpegError:
         container.seek(0)
+    context = stream.codec_context
     last = None
-    for decoded, frame in enumerate(container.decode(stream)):
+    for count, packet in enumerate(container.demux(stream)):
         deadline.check()
-        limits.check_size(frame.width, frame.height)
-        last = frame
-        if frame.pts is None or frame.pts >= wanted or decoded >= MAX_FRAMES_AFTER_SEEK:
-            return frame
+        if not packet.size:  # the end: drain what the decoder still holds
+            frames = _checked(context.decode(None), limits)
+            return next((frame for frame in frames if _at_or_after(frame, wanted)), last)
+        # the first packet at or after the time (in decoding order) is a reference frame:
+        # once it is in, drain rather than feed the frames the reordering delay waits for
+        reached = packet.pts is None or packet.pts >= wanted or count >= MAX_FRAMES_AFTER_SEEK
+        frames = _checked(context.decode(packet), limits)
+        if reached:
+            frames += _checked(context.decode(None), limits)
+        for frame in frames:
+            last = frame
+            if _at_or_after(frame, wanted):
+                return frame
+        if reached:
+            return last
     return last
+
+
+def _at_or_after(frame: Any, wanted: int) -> bool:
+    return frame.pts is None or frame.pts >= wanted
+
+
+def _checked(frames: list[Any], limits: MediaLimits) -> list[Any]:
+    """The frames, once each is within the pixel limits (a stream may change size)."""
+    for frame in frames:
+        limits.check_size(frame.width, frame.height)
+    return frames
 
 
 def _picture(frame: Any, longest_side: int) -> Any:

@@ -70,16 +70,22 @@ def video(
     rate: int = 25,
     audio: str | None = "aac",
     black_until: float = 0.0,
+    gop: int | None = None,
 ) -> bytes:
-    """A small video whose frames change colour; frames before `black_until` s are black."""
+    """A small video whose frames change colour; frames before `black_until` s are black.
+
+    Frame `index` is `frame_colour(index)`. With `gop` (libx264 only), a keyframe every
+    `gop` frames and nowhere else; without, the encoder's default (one, for clips this
+    short).
+    """
     buffer = io.BytesIO()
+    options = {"x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0"} if gop else {}
     with av.open(buffer, "w", format=format) as container:
-        stream = container.add_stream(codec, rate=rate)
+        stream = container.add_stream(codec, rate=rate, options=options)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         sound = container.add_stream(audio, rate=48_000) if audio else None
         for index in range(int(seconds * rate)):
-            shade = 0 if index / rate < black_until else 60 + (index * 7) % 180
-            colour = (shade, shade, shade) if shade == 0 else (shade, 255 - shade, 90)
+            colour = (0, 0, 0) if index / rate < black_until else frame_colour(index)
             frame = av.VideoFrame.from_image(Image.new("RGB", size, colour))
             frame.pts = index
             container.mux(stream.encode(frame))
@@ -87,6 +93,12 @@ def video(
         if sound is not None:
             _add_silence(container, sound, seconds)
     return buffer.getvalue()
+
+
+def frame_colour(index: int) -> tuple[int, int, int]:
+    """The colour of frame `index` of `video()` (past its black start): red tells the frame."""
+    shade = 60 + (index * 7) % 180
+    return (shade, 255 - shade, 90)
 
 
 def audio(format: str = "ogg", codec: str = "libopus", *, seconds: float = 1.0) -> bytes:

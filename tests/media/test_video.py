@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,45 @@ async def test_transcoding_keeps_a_phone_video_upright(processor: MediaProcessor
     thumbnail = io.BytesIO()
     await processor.generate_thumbnail(output.getvalue(), thumbnail, 64, format="png")
     assert Image.open(io.BytesIO(thumbnail.getvalue())).size == (16, 32)
+
+
+def poster_colour(source: bytes) -> tuple[int, int, int]:
+    output = io.BytesIO()
+    sync.generate_thumbnail(source, output, 16, format="png")
+    picture = Image.open(io.BytesIO(output.getvalue())).convert("RGB")
+    colour = picture.getpixel((8, 6))
+    assert isinstance(colour, tuple)
+    return colour[0], colour[1], colour[2]
+
+
+def test_poster_is_the_keyframe_after_ten_percent_when_one_is_near() -> None:
+    # 4 s, a keyframe every second: 10% is 0.4 s (frame 10); the keyframe after is frame 25
+    red = poster_colour(factory.video(seconds=4.0, gop=25, audio=None))[0]
+    assert abs(red - factory.frame_colour(25)[0]) <= 8
+
+
+def test_poster_of_a_one_keyframe_clip_is_decoded_to_ten_percent() -> None:
+    # no keyframe after 0.4 s: decoded forward from the start to frame 10 (or the next
+    # reference frame, B-frames being skipped), not the keyframe at 0 nor one far after
+    red = poster_colour(factory.video(seconds=4.0, gop=250))[0]
+    assert factory.frame_colour(10)[0] - 4 <= red <= factory.frame_colour(14)[0] + 4
+
+
+def test_poster_skips_black_keyframes() -> None:
+    # black until 55%, a keyframe every 10 frames: the keyframes taken for 10%, 25% and
+    # 50% (frames 10, 30, 50) are black; the one for 75% (frame 80) is not
+    source = factory.video(seconds=4.0, gop=10, black_until=2.2, audio=None)
+    red = poster_colour(source)[0]
+    assert abs(red - factory.frame_colour(80)[0]) <= 8
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
+def test_threaded_poster_decode_leaves_no_thread_or_descriptor(tmp_path: Path) -> None:
+    source = tmp_path / "clip.mp4"
+    source.write_bytes(factory.video(seconds=2.0, gop=10, size=(320, 240)))
+    sync.generate_thumbnail(source, tmp_path / "warm.jpg", 32)  # libraries' own threads
+    threads, descriptors = len(os.listdir("/proc/self/task")), len(os.listdir("/proc/self/fd"))
+    for index in range(3):
+        sync.generate_thumbnail(source, tmp_path / f"poster{index}.jpg", 32)
+    assert len(os.listdir("/proc/self/task")) == threads
+    assert len(os.listdir("/proc/self/fd")) == descriptors
