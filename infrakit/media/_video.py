@@ -37,6 +37,10 @@ KEYFRAME_WINDOW = 0.10
 """How far after a wanted time (a fraction of the duration) a keyframe may stand in for it."""
 MIN_KEYFRAME_WINDOW = 2.0
 """The window's floor in seconds, so a short clip's 1-2 s GOP (a phone's) still has one."""
+POSTER_THREADS = 2
+"""Decoding threads for a poster: two frames in flight shorten an exact seek's run when a
+core is free; more add memory (each thread holds its frames) and little speed to a run
+this short, and the pool already runs one operation per core."""
 MAX_FRAMES_AFTER_SEEK = 500
 """Packets decoded past a keyframe looking for the exact time before taking what is there."""
 _DARK_MEAN = 24.0
@@ -59,6 +63,7 @@ def poster_frame(
             raise UnsupportedMediaError("the source has no video stream")
         context = stream.codec_context
         context.thread_type = "AUTO"  # frame threads, for the exact seek's run of frames
+        context.thread_count = POSTER_THREADS
         # B-frames are never needed to reach a later frame: skip them while scanning forward
         context.skip_frame = "NONREF"
         duration = media_duration(container) or 0.0
