@@ -73,10 +73,11 @@ def detect_content_type(path: str, head: bytes | None = None) -> ContentType:
     """
     by_name = _type_by_name(path)
     if head:
-        sniffed = _sniff(head[:SNIFF_BYTES], by_name)
+        sample = head[:SNIFF_BYTES] if len(head) > SNIFF_BYTES else head
+        sniffed = _sniff(sample, by_name)
         if sniffed is not None:
             return _typed(sniffed, "bytes")
-        if _looks_like_text(head[:SNIFF_BYTES]):
+        if _looks_like_text(sample):
             textual = by_name if by_name and _is_text_type(by_name) else "text/plain"
             return _typed(textual, "extension" if textual == by_name else "bytes")
     if by_name:
@@ -96,12 +97,14 @@ def _typed(mime_type: str, source: Literal["bytes", "extension", "default"]) -> 
     return ContentType(mime_type, is_active_content(mime_type), source)
 
 
+@functools.lru_cache(maxsize=4096)
 def _type_by_name(path: str) -> str | None:
     """`mimetypes.guess_type(path)`, cached by the last two suffixes of the name.
 
     Only those decide the answer (`.tar.gz`: an encoding, then a type), so names
     sharing them share the entry and the cache stays small. Names it might read
-    otherwise (URLs, dotfiles) go to `mimetypes` directly.
+    otherwise (URLs, dotfiles) go to `mimetypes` directly. The same keys come back
+    again and again, so the answer is also remembered per path (a bounded cache).
     """
     name = path.rpartition("/")[2]
     dot = name.rfind(".")
