@@ -127,7 +127,7 @@ class MemoryCache(MemoryCore, BlockingCache):
         """Store `value` for `ttl` seconds (the default TTL when None)."""
         key, ttl = normalize_key(key), check_ttl(ttl)
         with self._lock:
-            self._put(key, value, ttl)
+            self._write(key, value, ttl)
         return True
 
     def delete(self, key: str) -> bool:
@@ -156,7 +156,7 @@ class MemoryCache(MemoryCore, BlockingCache):
 
     def clear(self) -> bool:
         with self._lock:
-            self._data.clear()
+            self._clear()
         return True
 
     def get_or_set(
@@ -177,15 +177,22 @@ class MemoryCache(MemoryCore, BlockingCache):
             return value
         ttl, compute_timeout = check_policy(ttl), check_timeout(compute_timeout)
 
-        def store(result: Any, seconds: float | None) -> None:
-            seconds = check_ttl(seconds)
-            with self._lock:
-                self._put(key, result, seconds)
-
         def compute_and_store() -> Any:
-            return fill_blocking(
-                compute, store, ttl=ttl, cache_none=cache_none, logger=self._get_logger
-            )
+            with self._lock:
+                ticket = self._fills.open(key)
+
+            def store(result: Any, seconds: float | None) -> None:
+                seconds = check_ttl(seconds)
+                with self._lock:  # held by every invalidation too: check and store as one
+                    self._store_fresh(key, ticket, result, seconds)
+
+            try:
+                return fill_blocking(
+                    compute, store, ttl=ttl, cache_none=cache_none, logger=self._get_logger
+                )
+            finally:
+                with self._lock:
+                    self._fills.close(key, ticket)
 
         return self._flight.run(key, compute_and_store, compute_timeout)
 

@@ -89,8 +89,8 @@ class _BlockingRedisCore(async_redis.RedisCache):
             queue(pipeline, *args)
             return pipeline.execute()
 
-    async def _scan_page(self, cursor: int) -> tuple[int, list[Any]]:
-        reply: tuple[int, list[Any]] = self._client.scan(cursor, match=self._pattern(), count=500)
+    async def _scan_page(self, cursor: int, pattern: str) -> tuple[int, list[Any]]:
+        reply: tuple[int, list[Any]] = self._client.scan(cursor, match=pattern, count=500)
         return reply
 
     async def _unlink_batch(self, names: list[bytes]) -> None:
@@ -296,6 +296,19 @@ class _AwaitableMemory:
 
     async def clear(self) -> bool:
         return self.blocking.clear()
+
+    async def get_or_set(
+        self,
+        key: str,
+        compute: Callable[[], Coroutine[Any, Any, Any]],
+        *,
+        ttl: TtlPolicy = None,
+        cache_none: bool = False,
+    ) -> Any:
+        """The blocking `get_or_set`, its computation (a driven coroutine) run to its end."""
+        return self.blocking.get_or_set(
+            key, lambda: drive(compute()), ttl=ttl, cache_none=cache_none
+        )
 
     def get_stats(self) -> CacheStats:
         return self.blocking.get_stats()

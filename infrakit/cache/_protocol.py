@@ -68,6 +68,7 @@ class CacheStats:
     compute_timeouts: int = 0
     invalid_messages: int = 0
     listener_restarts: int = 0
+    stale_fills_discarded: int = 0
 
     @classmethod
     def of(

@@ -56,6 +56,13 @@ class SingleFlight:
             self.suppressed += 1
         return await asyncio.shield(task)
 
+    def forget(self, key: str) -> None:
+        """Let the next caller of `key` start afresh (its flight went stale); it runs on."""
+        self._flights.pop(key, None)
+
+    def forget_all(self) -> None:
+        self._flights.clear()
+
     async def _bounded(
         self, key: str, compute: Callable[[], Awaitable[Any]], seconds: float
     ) -> Any:
@@ -115,6 +122,15 @@ class BlockingSingleFlight:
             worker.daemon = True
             worker.start()
         return self._wait(key, flight, compute_timeout)
+
+    def forget(self, key: str) -> None:
+        """Let the next caller of `key` start afresh (its flight went stale); it runs on."""
+        with self._lock:
+            self._flights.pop(key, None)
+
+    def forget_all(self) -> None:
+        with self._lock:
+            self._flights.clear()
 
     def _settle(self, key: str, flight: Future[Any], compute: Callable[[], Any]) -> None:
         try:

@@ -15,6 +15,7 @@ from infrakit.cache._memoize import MISSING
 from infrakit.cache._protocol import Cache, CacheError, CacheStats, TtlPolicy
 from infrakit.cache._rules import check_ttl, normalize_key
 from infrakit.cache._single_flight import SingleFlight
+from infrakit.cache._stale import FillTicket, InFlightFills
 
 if TYPE_CHECKING:
     from infrakit.log import Logger
@@ -30,7 +31,9 @@ class MemoryCore:
 
     `MemoryCache` here and `infrakit.cache.sync.MemoryCache` call these methods; the
     blocking form holds `_lock` around each, the async form needs none (one event loop).
-    Each form names its single-flight class in `_flight_type`.
+    Each form names its single-flight class in `_flight_type`. Every write and removal
+    goes through `_write`, `_remove*` or `_clear`, which make a fill in flight for the
+    key stale (see `_stale`); only a fill's own store uses `_put` directly.
     """
 
     _flight_type: Callable[[], Any]
@@ -58,6 +61,7 @@ class MemoryCore:
         self._misses = 0
         self._lock = threading.Lock()
         self._flight = self._flight_type()
+        self._fills = InFlightFills()
 
     def __repr__(self) -> str:
         return f"MemoryCache(max_size={self.max_size}, default_ttl={self.default_ttl})"
@@ -91,16 +95,44 @@ class MemoryCore:
         ttl = check_ttl(ttl)
         normalized = [(normalize_key(key), value) for key, value in entries.items()]
         for key, value in normalized:
-            self._put(key, value, ttl)
+            self._write(key, value, ttl)
         return True
 
+    def _write(self, key: str, value: Any, ttl: float | None) -> None:
+        """`set`: store, and make a fill of the key in flight stale (it started before)."""
+        if self._fills.tickets:
+            self._invalidate(key)
+        self._put(key, value, ttl)
+
     def _remove(self, key: str) -> bool:
-        return self._data.pop(normalize_key(key), MISSING) is not MISSING
+        key = normalize_key(key)
+        if self._fills.tickets:
+            self._invalidate(key)
+        return self._data.pop(key, MISSING) is not MISSING
 
     def _remove_many(self, keys: Iterable[str]) -> bool:
         stored = [normalize_key(key) for key in keys]
+        if self._fills.tickets:
+            for key in stored:
+                self._invalidate(key)
         removed = [self._data.pop(key, MISSING) is not MISSING for key in stored]
         return any(removed)
+
+    def _clear(self) -> None:
+        self._data.clear()
+        if self._fills.tickets:
+            self._fills.invalidate_all()
+            self._flight.forget_all()
+
+    def _invalidate(self, key: str) -> None:
+        """The key's fill in flight (if any) goes stale: not stored, and not joined again."""
+        if self._fills.invalidate(key):
+            self._flight.forget(key)
+
+    def _store_fresh(self, key: str, ticket: FillTicket, value: Any, ttl: float | None) -> None:
+        """A fill's store: skipped (and counted) when an invalidation made it stale."""
+        if not self._fills.refuses(ticket):
+            self._put(key, value, ttl)
 
     def _size(self) -> int:
         self._data.expire()
@@ -109,7 +141,14 @@ class MemoryCore:
     def _stats(self, suppressed: int, timeouts: int) -> CacheStats:
         """Counters and the number of live entries (expired ones are swept first)."""
         size = self._size()
-        return CacheStats.of(self._hits, self._misses, size, suppressed, compute_timeouts=timeouts)
+        return CacheStats.of(
+            self._hits,
+            self._misses,
+            size,
+            suppressed,
+            compute_timeouts=timeouts,
+            stale_fills_discarded=self._fills.discarded,
+        )
 
     def _put(self, key: str, value: Any, ttl: float | None) -> None:
         # The TTL travels to _time_to_use through an attribute: cachetools asks for it
@@ -134,6 +173,9 @@ class MemoryCache(MemoryCore, Cache):
     got back mutates the cached one. Expired entries are dropped lazily by cachetools'
     expiry heap on writes and reads, so there is no timer per key. Not thread-safe:
     use it from one event loop (`infrakit.cache.sync.MemoryCache` is for threads).
+    A `delete`, `set`, `delete_multiple` or `clear` of a key whose `get_or_set` is
+    computing makes that fill stale: its waiters get the value, the cache does not keep
+    it, and the next call computes afresh (`get_stats().stale_fills_discarded`).
 
     Args:
         max_size: entries kept before the least recently used one is evicted.
@@ -162,7 +204,7 @@ class MemoryCache(MemoryCore, Cache):
 
     async def set(self, key: str, value: Any, ttl: float | None = None) -> bool:
         """Store `value` for `ttl` seconds (the default TTL when None)."""
-        self._put(normalize_key(key), value, check_ttl(ttl))
+        self._write(normalize_key(key), value, check_ttl(ttl))
         return True
 
     async def delete(self, key: str) -> bool:
@@ -190,7 +232,7 @@ class MemoryCache(MemoryCore, Cache):
         return self._remove_many(keys)
 
     async def clear(self) -> bool:
-        self._data.clear()
+        self._clear()
         return True
 
     async def get_or_set(
@@ -210,13 +252,18 @@ class MemoryCache(MemoryCore, Cache):
             return value  # type: ignore[no-any-return]
         ttl, compute_timeout = check_policy(ttl), check_timeout(compute_timeout)
 
-        async def store(result: Any, seconds: float | None) -> None:
-            self._put(key, result, check_ttl(seconds))
-
         async def compute_and_store() -> Any:
-            return await fill(
-                compute, store, ttl=ttl, cache_none=cache_none, logger=self._get_logger
-            )
+            ticket = self._fills.open(key)
+
+            async def store(result: Any, seconds: float | None) -> None:
+                self._store_fresh(key, ticket, result, check_ttl(seconds))
+
+            try:
+                return await fill(
+                    compute, store, ttl=ttl, cache_none=cache_none, logger=self._get_logger
+                )
+            finally:
+                self._fills.close(key, ticket)
 
         flight = self._flight.run(key, compute_and_store, compute_timeout)
         return await flight  # type: ignore[no-any-return]

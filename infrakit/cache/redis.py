@@ -8,7 +8,12 @@ and a circuit breaker stops calling a server that failed several times in a row.
 Memoised misses also take a short Redis lock (`SET NX PX` with a random token,
 released by a compare-and-delete script) so that several processes compute a value
 once; the others poll for it, take the lock over when it goes without a value (its
-holder died), and compute themselves after `lock_timeout`.
+holder died), and take it over after `lock_timeout`.
+
+The lock is also the fill's fence: the computed value is stored by a script only while
+the lock still holds the fill's token, and every invalidation (`set`, `delete`,
+`delete_multiple`, `clear`) removes the key's lock first. So a write or delete from any
+process made while a value is computed keeps that (possibly older) value out.
 """
 
 from __future__ import annotations
@@ -47,6 +52,42 @@ _RELEASE_LOCK = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
+# KEYS: the value, the lock; ARGV: the fill's token, the data, the PX milliseconds or ''.
+# Stores and releases the lock only while the lock is still the fill's own.
+_STORE_FENCED = """
+if redis.call('get', KEYS[2]) ~= ARGV[1] then return 0 end
+if ARGV[3] == '' then
+  redis.call('set', KEYS[1], ARGV[2])
+else
+  redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3])
+end
+redis.call('del', KEYS[2])
+return 1
+"""
+# KEYS: n values then their n locks. Drops the locks (fencing out fills in flight)
+# with the values, atomically; the number of values that were there.
+_DELETE_FENCED = """
+local n = #KEYS / 2
+for i = n + 1, #KEYS do redis.call('del', KEYS[i]) end
+local removed = 0
+for i = 1, n do removed = removed + redis.call('del', KEYS[i]) end
+return removed
+"""
+# KEYS: the value, its lock; ARGV: the data, the PX milliseconds or ''.
+_SET_FENCED = """
+redis.call('del', KEYS[2])
+if ARGV[2] == '' then return redis.call('set', KEYS[1], ARGV[1]) end
+return redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+"""
+
+
+class _Fence:
+    """A fill's claim on its key: the lock's name and token (released once stored)."""
+
+    __slots__ = ("lock_key", "released", "token")
+
+    def __init__(self, lock_key: str) -> None:
+        self.lock_key, self.token, self.released = lock_key, secrets.token_hex(16), False
 
 
 class RedisCache(Cache):
@@ -60,7 +101,7 @@ class RedisCache(Cache):
         serializer: `JsonSerializer()` by default; never unsigned pickle.
         raise_on_error: raise `CacheError` on server failures instead of miss/False.
         lock_timeout: lifetime of the stampede lock, and how long other processes
-            wait for its holder before computing themselves.
+            wait for its holder before taking the lock over.
         client_name: `CLIENT SETNAME` of the connections this cache opens.
         retries: reconnect-and-retry attempts after a dropped connection (commands
             here are idempotent); applies to a client the cache creates.
@@ -109,6 +150,10 @@ class RedisCache(Cache):
         self.raise_on_error = raise_on_error
         self._lock_prefix = f"{prefix}__lock__:"
         self._release_lock = self._client.register_script(_RELEASE_LOCK)
+        self._store_fenced = self._client.register_script(_STORE_FENCED)
+        self._delete_fenced = self._client.register_script(_DELETE_FENCED)
+        self._set_fenced = self._client.register_script(_SET_FENCED)
+        self._stale_fills = 0
         self._logger = logger
         self._hits = self._misses = self._errors = self._short_circuited = 0
         self._reachable: bool | None = None
@@ -160,15 +205,16 @@ class RedisCache(Cache):
         """
         key = normalize_key(key)
         data, milliseconds = self._encode(key, value), self._milliseconds(ttl)
-        write = self._client.set
-        return bool(
-            await self._command("set", key, False, write, self.prefix + key, data, px=milliseconds)
-        )
+        self._flight.forget(key)  # a fill in flight here predates this value
+        names, args = [self.prefix + key, self._lock_prefix + key], [data, milliseconds or ""]
+        return bool(await self._command("set", key, False, self._set_fenced, names, args))
 
     async def delete(self, key: str) -> bool:
-        """Remove the key; True when it was there."""
+        """Remove the key (and fence out its fill in flight); True when it was there."""
         key = normalize_key(key)
-        return bool(await self._command("delete", key, 0, self._client.delete, self.prefix + key))
+        self._flight.forget(key)
+        names = [self.prefix + key, self._lock_prefix + key]
+        return bool(await self._command("delete", key, 0, self._delete_fenced, names))
 
     async def exists(self, key: str) -> bool:
         key = normalize_key(key)
@@ -227,20 +273,35 @@ class RedisCache(Cache):
         """Pipelined `SET PX` in one round trip; nothing is written if a value fails to encode."""
         milliseconds = self._milliseconds(ttl)
         normalized = [(normalize_key(key), value) for key, value in entries.items()]
-        encoded = [(self.prefix + key, self._encode(key, value)) for key, value in normalized]
+        encoded = [(key, self._encode(key, value)) for key, value in normalized]
+        for key, _ in encoded:
+            self._flight.forget(key)
         return bool(
             await self._command("set_multiple", "*", False, self._set_all, encoded, milliseconds)
         )
 
     async def delete_multiple(self, keys: Iterable[str]) -> bool:
-        """One `DEL`; True when at least one key was there."""
-        stored = [self.prefix + normalize_key(key) for key in keys]
-        if not stored:
+        """One script; True when at least one key was there."""
+        wanted = [normalize_key(key) for key in keys]
+        if not wanted:
             return False
-        return bool(await self._command("delete_multiple", "*", 0, self._client.delete, *stored))
+        for key in wanted:
+            self._flight.forget(key)
+        names = [self.prefix + key for key in wanted] + [self._lock_prefix + key for key in wanted]
+        return bool(await self._command("delete_multiple", "*", 0, self._delete_fenced, names))
 
     async def clear(self) -> bool:
-        """Delete every key under this cache's prefix (`SCAN` + `UNLINK`), nothing else."""
+        """Delete every key under this cache's prefix (`SCAN` + `UNLINK`), nothing else.
+
+        The locks go in a first pass: a fill that stores before its lock is reached has
+        stored before the second pass began, which then removes its value.
+        """
+        self._flight.forget_all()
+        locks = self._pattern(self._lock_prefix)
+        if not await self._command(
+            "clear", "*", False, self._scan, self._unlink_batch, None, locks
+        ):
+            return False
         return bool(await self._command("clear", "*", False, self._scan, self._unlink_batch, None))
 
     async def count(self) -> int:
@@ -283,10 +344,10 @@ class RedisCache(Cache):
             return value  # type: ignore[no-any-return]
         ttl, compute_timeout = check_policy(ttl), check_timeout(compute_timeout)
 
-        async def store(result: Any, seconds: float | None) -> None:
-            await self.set(key, result, seconds)
+        async def compute_and_store(fence: _Fence) -> Any:
+            async def store(result: Any, seconds: float | None) -> None:
+                await self._store_if_fenced(key, fence, result, seconds)
 
-        async def compute_and_store() -> Any:
             return await fill(
                 compute, store, ttl=ttl, cache_none=cache_none, logger=self._get_logger
             )
@@ -309,6 +370,7 @@ class RedisCache(Cache):
             short_circuited=self._short_circuited,
             circuit=self._circuit.state,
             compute_timeouts=self._flight.timeouts,
+            stale_fills_discarded=self._stale_fills,
         )
 
     async def health(self) -> bool:
@@ -386,18 +448,21 @@ class RedisCache(Cache):
     def _queue_set_all(
         self, pipeline: Any, encoded: list[tuple[str, bytes]], milliseconds: int | None
     ) -> None:
-        for name, data in encoded:
-            pipeline.set(name, data, px=milliseconds)
+        if encoded:  # the locks first: a fill storing after this is refused, one before overwritten
+            pipeline.delete(*(self._lock_prefix + key for key, _ in encoded))
+        for key, data in encoded:
+            pipeline.set(self.prefix + key, data, px=milliseconds)
 
     async def _scan(
         self,
         act: Callable[[list[bytes]], Awaitable[object]] | None,
         skip: bytes | None,
+        pattern: str | None = None,
     ) -> Any:
-        """Walk the prefix's keys in batches: `act` on each batch, or count them."""
-        counted, cursor = 0, 0
+        """Walk the prefix's keys (or `pattern`'s) in batches: `act` on each, or count them."""
+        counted, cursor, pattern = 0, 0, pattern or self._pattern(self.prefix)
         while True:
-            cursor, names = await self._scan_page(cursor)
+            cursor, names = await self._scan_page(cursor, pattern)
             if skip is not None:
                 names = [name for name in names if not name.startswith(skip)]
             counted += len(names)
@@ -406,10 +471,8 @@ class RedisCache(Cache):
             if cursor == 0:
                 return True if act is not None else counted
 
-    async def _scan_page(self, cursor: int) -> tuple[int, list[Any]]:
-        reply: tuple[int, list[Any]] = await self._client.scan(
-            cursor, match=self._pattern(), count=500
-        )
+    async def _scan_page(self, cursor: int, pattern: str) -> tuple[int, list[Any]]:
+        reply: tuple[int, list[Any]] = await self._client.scan(cursor, match=pattern, count=500)
         return reply
 
     async def _unlink_batch(self, names: list[bytes]) -> None:
@@ -418,9 +481,14 @@ class RedisCache(Cache):
     # -- the cross-process lock of get_or_set -----------------------------------
 
     async def _locked(
-        self, key: str, value_type: Any, compute: Callable[[], Awaitable[Any]], wait: float
+        self,
+        key: str,
+        value_type: Any,
+        compute: Callable[[_Fence], Awaitable[Any]],
+        wait: float,
     ) -> Any:
-        lock_key, token = self._lock_prefix + key, secrets.token_hex(16)
+        fence = _Fence(self._lock_prefix + key)
+        lock_key, token = fence.lock_key, fence.token
         deadline = time.monotonic() + wait
         # A computation past its compute_timeout is abandoned (cancelled here, left to
         # finish on its thread in the blocking form): its lock must not outlive it.
@@ -429,21 +497,41 @@ class RedisCache(Cache):
             acquired = await self._command(
                 "lock", key, MISSING, self._client.set, lock_key, token, nx=True, px=lifetime
             )
-            if acquired is MISSING:  # Redis is down: no lock, compute here
-                return await compute()
+            if acquired is MISSING:  # Redis is down: no lock; its fenced store fails too
+                return await compute(fence)
             if acquired:
                 break
             value = await self._wait_for_holder(key, lock_key, value_type, deadline)
             if value is not MISSING:
                 return value
-            if time.monotonic() >= deadline:  # a slow holder: stop waiting for it
-                return await compute()
-            # the lock went without a value (its holder died or did not cache): take it
+            if time.monotonic() >= deadline:
+                # A slow holder: take its lock over. Its older result is refused from
+                # now on; ours, computed later, is the one kept.
+                await self._command(
+                    "lock", key, None, self._client.set, lock_key, token, px=lifetime
+                )
+                break
+            # the lock went without a value (its holder died, did not cache, or an
+            # invalidation removed it): take it
         try:
             value = await self._fetch(key, value_type)
-            return await compute() if value is MISSING else value
+            return await compute(fence) if value is MISSING else value
         finally:
-            await self._command("unlock", key, None, self._release_lock, [lock_key], [token])
+            if not fence.released:
+                await self._command("unlock", key, None, self._release_lock, [lock_key], [token])
+
+    async def _store_if_fenced(
+        self, key: str, fence: _Fence, value: Any, ttl: float | None
+    ) -> None:
+        """A fill's store: refused (and counted) when an invalidation removed its lock."""
+        data, milliseconds = self._encode(key, value), self._milliseconds(ttl)
+        names = [self.prefix + key, fence.lock_key]
+        args = [fence.token, data, milliseconds or ""]
+        stored = await self._command("set", key, None, self._store_fenced, names, args)
+        if stored is not None:
+            fence.released = True  # stored and unlocked, or the lock is no longer ours
+        if stored == 0:
+            self._stale_fills += 1
 
     async def _fetch(self, key: str, value_type: Any) -> Any:
         """Read without counting: the re-check a lock holder does before computing."""
@@ -513,8 +601,9 @@ class RedisCache(Cache):
         ttl = self.default_ttl if ttl is None else ttl
         return None if ttl is None else max(1, round(ttl * 1000))
 
-    def _pattern(self) -> str:
-        escaped = "".join("\\" + char if char in "*?[]\\" else char for char in self.prefix)
+    def _pattern(self, prefix: str) -> str:
+        """The `SCAN MATCH` pattern of the keys starting with `prefix`."""
+        escaped = "".join("\\" + char if char in "*?[]\\" else char for char in prefix)
         return escaped + "*"
 
     def _skipped(self, operation: str, key: str, fallback: Any) -> Any:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 from infrakit.cache._compute import check_policy, default_logger
 from infrakit.cache._memoize import MISSING
 from infrakit.cache._protocol import Cache, CacheStats, TtlPolicy
-from infrakit.cache._rules import check_ttl, normalize_key, skips_storing
+from infrakit.cache._rules import DO_NOT_STORE, check_ttl, normalize_key, skips_storing
 from infrakit.cache._serializer import JsonSerializer
 from infrakit.cache.memory import MemoryCache
 from infrakit.cache.redis import RedisCache
@@ -172,27 +172,35 @@ class TieredCache(Cache):
     ) -> T:
         """Local copy, else the Redis level's `get_or_set` (locked across processes).
 
-        A value computed here is also kept locally, for the TTL it was stored with.
+        A value computed here is also kept locally, for the TTL it was stored with. The
+        Redis call runs as the memory level's own fill, so an invalidation arriving
+        meanwhile (a local write, another process's announcement) keeps the local copy
+        out, as it keeps the Redis one out (see "Invalidation during a fill").
         """
         await self._ensure_started()
         key = normalize_key(key)
-        value = await self.memory.get(key, default=MISSING)
-        if value is not MISSING:
-            return _as_type(value, type)  # type: ignore[no-any-return]
         chosen: list[float | None] = []
         policy = self._recording(check_policy(ttl), chosen)
-        result = await self.redis.get_or_set(
-            key,
-            compute,
-            ttl=policy,
-            type=type,
-            cache_none=cache_none,
-            compute_timeout=compute_timeout,
-        )
+
+        async def remote() -> Any:
+            return await self.redis.get_or_set(
+                key,
+                compute,
+                ttl=policy,
+                type=type,
+                cache_none=cache_none,
+                compute_timeout=compute_timeout,
+            )
+
+        def local_ttl(result: Any, elapsed: float) -> float | None:
+            if not chosen:  # found in Redis, or not stored there: no local copy
+                return DO_NOT_STORE
+            return self._local_ttl(chosen[0] or self.redis.default_ttl)
+
+        result = await self.memory.get_or_set(key, remote, ttl=local_ttl, cache_none=True)
         if chosen:  # computed in this process and stored in Redis
-            await self.memory.set(key, result, self._local_ttl(chosen[0] or self.redis.default_ttl))
             await self._announce([key])
-        return result
+        return _as_type(result, type)  # type: ignore[no-any-return]
 
     def get_stats(self) -> CacheStats:
         """Hits of either level, misses of both; `size` is the local level's entries."""
@@ -208,6 +216,7 @@ class TieredCache(Cache):
             compute_timeouts=remote.compute_timeouts,
             invalid_messages=self._invalid_messages,
             listener_restarts=self._listener_restarts,
+            stale_fills_discarded=local.stale_fills_discarded + remote.stale_fills_discarded,
         )
 
     async def count(self) -> int:
