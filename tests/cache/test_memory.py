@@ -201,3 +201,34 @@ async def test_memoize_works_on_any_cache_through_the_public_protocol() -> None:
     assert await square.invalidate(3) is True
     assert await square(3) == 9
     assert cache.computed == 3
+
+
+async def test_only_fills_in_flight_hold_a_ticket() -> None:
+    cache = MemoryCache()
+    release = asyncio.Event()
+
+    async def held() -> int:
+        await release.wait()
+        return 1
+
+    async def failing() -> int:
+        raise ValueError("no")
+
+    filling = asyncio.create_task(cache.get_or_set("held", held))
+    await eventually(lambda: _has_ticket(cache, "held"))
+    await cache.set("other", 2)  # a write to another key leaves the fill alone
+    await cache.delete("unrelated")
+    assert list(cache._fills.tickets) == ["held"]
+    release.set()
+    assert await filling == 1
+    with pytest.raises(ValueError, match="no"):
+        await cache.get_or_set("failing", failing)
+    with pytest.raises(CacheError):
+        await cache.get_or_set("hung", asyncio.Event().wait, compute_timeout=0.01)
+    assert cache._fills.tickets == {}  # done, failed or timed out: nothing kept
+    assert await cache.get("held") == 1
+    assert cache.get_stats().stale_fills_discarded == 0
+
+
+async def _has_ticket(cache: MemoryCache, key: str) -> bool:
+    return key in cache._fills.tickets

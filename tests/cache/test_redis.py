@@ -373,7 +373,7 @@ async def test_batch_calls_are_one_command_or_one_pipeline(
                     primed.set()  # the monitor sees our commands from here on
                 elif redis_cache.prefix in command:
                     seen.append(command.split())
-                    if len(seen) == 5:
+                    if len(seen) == 6:
                         all_seen.set()
 
     async def monitor_sees_commands() -> bool:
@@ -387,9 +387,87 @@ async def test_batch_calls_are_one_command_or_one_pipeline(
         assert await redis_cache.get_multiple(["a", "b", "c", "d"]) == {"a": 1, "b": 2, "c": 3}
         await redis_cache.delete_multiple(["a", "b"])
         await asyncio.wait_for(all_seen.wait(), 5)
-        assert [words[0].upper() for words in seen] == ["SET", "SET", "SET", "MGET", "DEL"]
-        assert [words[-2:] for words in seen[:3]] == [["PX", "30000"]] * 3
+        # the locks are dropped first (fencing out fills in flight), in the same pipeline;
+        # the delete is one script (its own DELs follow it in the monitor)
+        kinds = [words[0].upper() for words in seen[:6]]
+        assert kinds == ["DEL", "SET", "SET", "SET", "MGET", "EVALSHA"]
+        assert [words[-2:] for words in seen[1:4]] == [["PX", "30000"]] * 3
     finally:
         watching.cancel()
         await asyncio.gather(watching, return_exceptions=True)
         await watcher.aclose()
+
+
+class Held:
+    """A `compute` held by an event until released (the race is forced, not timed)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value, self.started, self.release = value, asyncio.Event(), asyncio.Event()
+
+    async def __call__(self) -> Any:
+        self.started.set()
+        await self.release.wait()
+        return self.value
+
+
+@pytest.mark.parametrize("invalidation", ["delete", "set", "delete_multiple", "clear"])
+async def test_an_invalidation_from_another_client_fences_out_a_fill(
+    redis_url: str, invalidation: str
+) -> None:
+    prefix = unique_prefix()
+    filler, other = make_redis(redis_url, prefix), make_redis(redis_url, prefix)
+    held = Held("old")
+    try:
+        filling = asyncio.create_task(filler.get_or_set("k", held, ttl=30))
+        await held.started.wait()
+        invalidations = {
+            "delete": lambda: other.delete("k"),
+            "set": lambda: other.set("k", "new", ttl=30),
+            "delete_multiple": lambda: other.delete_multiple(["k", "j"]),
+            "clear": other.clear,
+        }
+        await invalidations[invalidation]()
+        held.release.set()
+        assert await filling == "old"
+        assert await other.get("k") == ("new" if invalidation == "set" else None)
+        assert filler.get_stats().stale_fills_discarded == 1
+        assert not await other.client.exists(prefix + "__lock__:k")  # nothing left behind
+    finally:
+        await dispose(filler)
+        await other.close()
+
+
+async def test_a_fill_not_invalidated_stores_and_releases_its_lock_in_one_script(
+    redis_cache: Any,
+) -> None:
+    held = Held("kept")
+    held.release.set()
+    assert await redis_cache.get_or_set("fresh", held, ttl=30) == "kept"
+    assert await redis_cache.get("fresh") == "kept"
+    assert 0 < await redis_cache.client.pttl(redis_cache.prefix + "fresh") <= 30_000
+    assert not await redis_cache.client.exists(redis_cache.prefix + "__lock__:fresh")
+    assert redis_cache.get_stats().stale_fills_discarded == 0
+
+
+async def test_a_waiter_that_takes_a_slow_holders_lock_over_keeps_its_newer_value(
+    redis_url: str,
+) -> None:
+    prefix = unique_prefix()
+    slow, patient = make_redis(redis_url, prefix), make_redis(redis_url, prefix, lock_timeout=0.3)
+    held = Held("older")
+
+    async def newer() -> str:
+        return "newer"
+
+    try:
+        holding = asyncio.create_task(slow.get_or_set("k", held, ttl=30))
+        await held.started.wait()
+        # waits lock_timeout for the holder, then takes the lock over and computes
+        assert await patient.get_or_set("k", newer, ttl=30) == "newer"
+        held.release.set()
+        assert await holding == "older"
+        assert await slow.get("k") == "newer"  # the older result was refused
+        assert slow.get_stats().stale_fills_discarded == 1
+    finally:
+        await dispose(slow)
+        await patient.close()

@@ -160,3 +160,79 @@ def test_blocking_memory_and_async_memory_agree_on_key_rules() -> None:
     with pytest.raises(sync.CacheError) as raised:
         blocking.set("key", 1, ttl=0)
     assert raised.value.code == "CACHE_INVALID_TTL"
+
+
+def held_fill(cache: Any, key: str, value: Any, **options: Any) -> tuple[Any, Any, Any]:
+    """A `get_or_set` on a thread whose computation waits for `release`."""
+    started, release, result = threading.Event(), threading.Event(), []
+
+    def compute() -> Any:
+        started.set()
+        release.wait(BOUND)
+        return value
+
+    def call() -> None:
+        try:
+            result.append(cache.get_or_set(key, compute, ttl=30, **options))
+        except Exception as error:
+            result.append(error)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    assert started.wait(BOUND)
+    return thread, release, result
+
+
+@pytest.mark.parametrize("invalidation", ["delete", "set", "clear", "delete_multiple"])
+def test_blocking_memory_cache_drops_a_fill_an_invalidation_made_stale(
+    invalidation: str,
+) -> None:
+    cache = sync.MemoryCache()
+    thread, release, result = held_fill(cache, "k", "old")
+    invalidations = {
+        "delete": lambda: cache.delete("k"),
+        "set": lambda: cache.set("k", "new"),
+        "clear": cache.clear,
+        "delete_multiple": lambda: cache.delete_multiple(["k"]),
+    }
+    invalidations[invalidation]()
+    release.set()
+    thread.join(BOUND)
+    assert result == ["old"]
+    assert cache.get("k") == ("new" if invalidation == "set" else None)
+    assert cache.get_stats().stale_fills_discarded == 1
+    assert cache._fills.tickets == {}
+
+
+def test_blocking_fill_abandoned_by_its_timeout_cannot_overwrite_a_newer_one() -> None:
+    cache = sync.MemoryCache()
+    thread, release, result = held_fill(cache, "k", "older", compute_timeout=0.05)
+    thread.join(BOUND)  # its caller gave up; the computation runs on, held
+    assert isinstance(result[0], sync.CacheError)
+    assert result[0].code == "CACHE_TIMEOUT"
+    assert cache.get_or_set("k", lambda: "newer", ttl=30) == "newer"  # supersedes it
+    release.set()
+    wait_until(lambda: cache.get_stats().stale_fills_discarded == 1)
+    assert cache.get("k") == "newer"
+
+
+def test_blocking_memoize_invalidate_during_a_call_keeps_the_older_result_out() -> None:
+    cache = sync.MemoryCache()
+    started, release, versions = threading.Event(), threading.Event(), iter(["v1", "v2"])
+
+    @cache.memoize(ttl=30, key_fn=lambda item: f"item:{item}")
+    def load(item: int) -> str:
+        version = next(versions)
+        if version == "v1":
+            started.set()
+            release.wait(BOUND)
+        return version
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        loading = pool.submit(load, 1)
+        assert started.wait(BOUND)
+        assert load.invalidate(1) is False  # nothing stored yet, but the fill goes stale
+        release.set()
+        assert loading.result(BOUND) == "v1"
+    assert load(1) == "v2"
+    assert load(1) == "v2"

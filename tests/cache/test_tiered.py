@@ -305,3 +305,50 @@ async def test_a_listener_that_ended_is_restarted_on_next_use(
     assert await second.get("key") == 1
     await first.set("key", 2)
     await eventually(lambda: _equals(second, "key", 2))
+
+
+class Held:
+    """A `compute` held by an event until released (the race is forced, not timed)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value, self.started, self.release = value, asyncio.Event(), asyncio.Event()
+
+    async def __call__(self) -> Any:
+        self.started.set()
+        await self.release.wait()
+        return self.value
+
+
+async def test_an_announcement_during_a_fill_keeps_the_local_copy_out(
+    pair: tuple[Any, Any],
+) -> None:
+    first, second = pair
+    held = Held("old")
+    filling = asyncio.create_task(first.get_or_set("k", held, ttl=30))
+    await held.started.wait()
+    await second.delete("k")  # another instance: reaches the first by its announcement
+
+    async def announced() -> bool:  # the first's listener has marked its fill stale
+        return "k" not in first.memory._fills.tickets
+
+    await eventually(announced)
+    held.release.set()
+    assert await filling == "old"
+    assert await first.memory.get("k") is None  # no local copy of the older value
+    assert await first.get("k") is None  # nor a Redis one (its lock was removed)
+    stats = first.get_stats()
+    assert (stats.stale_fills_discarded, first.memory.get_stats().stale_fills_discarded) == (2, 1)
+
+
+async def test_a_local_write_during_a_fill_keeps_the_older_local_copy_out(
+    pair: tuple[Any, Any],
+) -> None:
+    first, second = pair
+    held = Held("old")
+    filling = asyncio.create_task(first.get_or_set("k", held, ttl=30))
+    await held.started.wait()
+    await first.set("k", "new", ttl=30)
+    held.release.set()
+    assert await filling == "old"
+    assert await first.memory.get("k") == "new"
+    assert await second.get("k") == "new"
