@@ -13,18 +13,21 @@ labelled: the raw Redis client both without a socket timeout (the fastest, and w
 infrakit aims at: one `asyncio.timeout` per command) and with `socket_timeout=1.0`
 (redis-py wraps every send in `asyncio.wait_for`); cashews in its default mode
 (`lock=False, protected=True`), with `protected=False`, and with `lock=True`.
+"memoized miss" calls the memoised function with a new argument each time: a lookup,
+the computation and the store (on Redis, infrakit's lock and fenced store too).
 
 A last section times the blocking forms (`infrakit.cache.sync`) from plain code, the
 same way: `sync.RedisCache` against raw redis-py (`redis.Redis`, JSON values like
 ours) without a socket timeout and with `socket_timeout=1.0` (what `sync.RedisCache`
 sets by default), and `sync.MemoryCache` against a cachetools `TTLCache` behind a
-`threading.Lock` (the thread-safe use both need), with memoised hits.
+`threading.Lock` (the thread-safe use both need), with memoised hits and misses.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import statistics
@@ -51,7 +54,14 @@ from infrakit.cache._keys import default_key_builder
 REDIS_URL = os.environ.get("INFRAKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PREFIX = f"infrakit-bench:{uuid.uuid4().hex}:"
 VALUE = {"id": 1, "name": "Ada", "roles": ["admin", "dev"]}
-OPERATIONS = ("get-hit", "get-miss", "set", "memoized hit (default key)", "memoized hit (key_fn)")
+OPERATIONS = (
+    "get-hit",
+    "get-miss",
+    "set",
+    "memoized hit (default key)",
+    "memoized hit (key_fn)",
+    "memoized miss (key_fn)",
+)
 
 Memoizer = Callable[[Callable[[int], Awaitable[Any]], str, bool], Callable[[int], Awaitable[Any]]]
 
@@ -109,12 +119,14 @@ async def operations(contender: Contender) -> dict[str, Callable[[], Awaitable[A
     by_key_fn = contender.memoize(compute, contender.name + "-keyfn", False)
     await by_default_key(1)
     await by_key_fn(1)
+    fresh = itertools.count(2)  # a new argument per call: a miss, computed and stored
     return {
         "get-hit": lambda: contender.get(PREFIX + "hit"),
         "get-miss": lambda: contender.get(PREFIX + "missing"),
         "set": lambda: contender.set(PREFIX + "set", VALUE),
         "memoized hit (default key)": lambda: by_default_key(1),
         "memoized hit (key_fn)": lambda: by_key_fn(1),
+        "memoized miss (key_fn)": lambda: by_key_fn(next(fresh)),
     }
 
 
@@ -367,7 +379,7 @@ async def main(quick: bool) -> None:
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
 
 
-BLOCKING_OPERATIONS = ("get-hit", "get-miss", "set", "memoized hit")
+BLOCKING_OPERATIONS = ("get-hit", "get-miss", "set", "memoized hit", "memoized miss")
 BlockingCalls = dict[str, Callable[[], Any]]
 
 
@@ -381,11 +393,13 @@ def blocking_batch(count: int, call: Callable[[], Any]) -> float:
 def blocking_calls(get: Callable[[str], Any], put: Callable[[str, Any], Any], memo: Any) -> Any:
     put("bench:hit", VALUE)
     memo(7)
+    fresh = itertools.count(8)  # a new argument per call: a miss, computed and stored
     return {
         "get-hit": lambda: get("bench:hit"),
         "get-miss": lambda: get("bench:absent"),
         "set": lambda: put("bench:set", VALUE),
         "memoized hit": lambda: memo(7),
+        "memoized miss": lambda: memo(next(fresh)),
     }
 
 
