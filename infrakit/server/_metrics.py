@@ -6,14 +6,17 @@ no service needs a collector of its own. Numbers become one gauge, mappings one 
 labelled `key`, strings one gauge labelled `value` set to 1 (an enum state), nested
 dataclasses are flattened with `_`. Job counts live in the store, so the scrape first
 awaits `queue.get_stats(job_type)` for each registered type (bounded) and the collector
-reads what it got.
+reads what it got. The request metrics are plain numbers too, updated by the middleware
+and written as the counter, histogram and gauge prometheus_client's own would write.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import time
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
@@ -38,21 +41,15 @@ class Metrics:
         self._prometheus = prometheus
         self._core = import_optional("prometheus_client.core", extra="server")
         self.registry = prometheus.CollectorRegistry(auto_describe=False)
-        self.requests = prometheus.Counter(
-            "infrakit_http_requests",
-            "HTTP requests answered by the app, by method and status code.",
-            ["method", "status"],
-            registry=self.registry,
-        )
-        self.latency = prometheus.Histogram(
-            "infrakit_http_request_duration_seconds",
-            "Time from the request's arrival to the end of its response.",
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        # A plain int the collector reads: a prometheus Gauge takes a lock on every change.
+        # Plain numbers the collector turns into the counter, histogram and gauge at scrape
+        # time: a prometheus_client metric takes a lock and makes a few calls on every
+        # change (half of this middleware's cost). Only the event loop's thread updates them.
         self.in_flight = 0
-        self._request_counters: dict[tuple[str, str], Any] = {}
+        self.request_counts: dict[tuple[str, Any], int] = {}
+        self.first_seen: dict[tuple[str, Any], float] = {}
+        self.latency_buckets = [0] * (len(_LATENCY_BUCKETS) + 1)  # the last one is +Inf
+        self.latency_sum = 0.0
+        self.created = time.time()
         self.services = dict(services)
         self.job_counts: dict[str, Any] = {}
         self.registry.register(_StatsCollector(self))
@@ -64,34 +61,35 @@ class Metrics:
             if scope["type"] != "http":
                 await app(scope, receive, send)
                 return
-            await self._measure(app, scope, receive, send)
+            started = time.perf_counter()
+            status: Any = 500
+
+            async def send_status(message: MutableMapping[str, Any]) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            self.in_flight += 1
+            try:
+                await app(scope, receive, send_status)
+            finally:
+                self.in_flight -= 1
+                self.record(scope.get("method", "-"), status, time.perf_counter() - started)
 
         return measured
 
-    async def _measure(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
-        status = ["500"]
-
-        async def send_status(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = str(message["status"])
-            await send(message)
-
-        self.in_flight += 1
-        try:
-            await app(scope, receive, send_status)
-        finally:
-            self.in_flight -= 1
-            self._counter(str(scope.get("method", "-")), status[0]).inc()
-            self.latency.observe(time.perf_counter() - started)
-
-    def _counter(self, method: str, status: str) -> Any:
-        """The labelled child, cached: `labels()` costs a lock and a lookup per request."""
+    def record(self, method: str, status: Any, seconds: float) -> None:
+        """Count one answered request and its duration (the labels are made at scrape time)."""
         key = (method, status)
-        counter = self._request_counters.get(key)
-        if counter is None:
-            counter = self._request_counters[key] = self.requests.labels(method, status)
-        return counter
+        counts = self.request_counts
+        if key in counts:
+            counts[key] += 1
+        else:
+            counts[key] = 1
+            self.first_seen[key] = time.time()
+        self.latency_buckets[bisect_left(_LATENCY_BUCKETS, seconds)] += 1
+        self.latency_sum += seconds
 
     async def render(self) -> tuple[bytes, str]:
         """The text exposition of every metric, after refreshing the job counts."""
@@ -118,8 +116,16 @@ class _StatsCollector:
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
         self._core = metrics._core
+        self._utils = import_optional("prometheus_client.utils", extra="server")
+        self._switches = import_optional("prometheus_client.metrics", extra="server")
+
+    def _created_series(self) -> bool:
+        """prometheus_client's switch for `_created` samples (`disable_created_metrics()`,
+        `PROMETHEUS_DISABLE_CREATED_SERIES`), read as its own metrics read it."""
+        return bool(getattr(self._switches, "_use_created", True))
 
     def collect(self) -> Iterator[Any]:
+        yield from self._request_families()
         for service, instance in self._metrics.services.items():
             stats = _stats_of(instance)
             if stats is not None:
@@ -130,6 +136,29 @@ class _StatsCollector:
             "HTTP requests being answered now.",
             value=self._metrics.in_flight,
         )
+
+    def _request_families(self) -> Iterator[Any]:
+        """The families prometheus_client's Counter and Histogram wrote, from plain numbers."""
+        metrics, created = self._metrics, self._created_series()
+        requests = self._core.CounterMetricFamily(
+            "infrakit_http_requests",
+            "HTTP requests answered by the app, by method and status code.",
+            labels=["method", "status"],
+        )
+        for (method, status), count in metrics.request_counts.items():
+            first_seen = metrics.first_seen.get((method, status)) if created else None
+            requests.add_metric([str(method), str(status)], count, created=first_seen)
+        yield requests
+        name = "infrakit_http_request_duration_seconds"
+        latency = self._core.HistogramMetricFamily(
+            name, "Time from the request's arrival to the end of its response."
+        )
+        cumulative = list(itertools.accumulate(metrics.latency_buckets))
+        bounds = [*map(self._utils.floatToGoString, _LATENCY_BUCKETS), "+Inf"]
+        latency.add_metric([], list(zip(bounds, cumulative, strict=True)), metrics.latency_sum)
+        if created:
+            latency.add_sample(f"{name}_created", {}, metrics.created)
+        yield latency
 
     def _families(self, prefix: str, fields: Mapping[str, Any]) -> Iterator[Any]:
         for field, value in fields.items():
