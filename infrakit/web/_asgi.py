@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from infrakit.errors import REQUEST_ID_KEY
@@ -63,8 +63,7 @@ class RequestContextMiddleware:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 exchange.status = int(message["status"])
-                headers = with_header(message.get("headers", ()), *header)
-                message = {**message, "headers": headers}
+                message = {**message, "headers": _with_id(message.get("headers", ()), header)}
             await send(message)
 
         with log_context(request_id=request_id):
@@ -82,3 +81,15 @@ class RequestContextMiddleware:
             if bytes(name).lower() == self._header_key:
                 return bytes(value).decode("latin-1")
         return None
+
+
+def _with_id(headers: Iterable[tuple[bytes, bytes]], header: tuple[bytes, bytes]) -> list[Any]:
+    """`with_header` for the usual response, which has no id header of its own: the
+    headers are copied as they are, not rebuilt pair by pair."""
+    kept = list(headers)
+    name = header[0]  # lower-cased already
+    for key, _ in kept:
+        if key.lower() == name:
+            return with_header(kept, *header)
+    kept.append(header)
+    return kept

@@ -4,6 +4,7 @@ access-log line. Sans-I/O: the ASGI and WSGI shells only differ in how they see 
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -13,7 +14,14 @@ from urllib.parse import quote
 from infrakit.errors import REQUEST_ID_KEY, AppError, ensure_request_id
 from infrakit.log import Logger, get_logger
 
-__all__ = ["Exchange", "access_logger", "quoted_path", "request_id_for", "with_header"]
+__all__ = [
+    "Exchange",
+    "access_logger",
+    "new_request_id",
+    "quoted_path",
+    "request_id_for",
+    "with_header",
+]
 
 ACCESS_LOGGER = "infrakit.web.access"
 _PATH_SAFE = "/!$&'()*+,;=:@-._~"
@@ -34,7 +42,16 @@ def request_id_for(carrier: Mapping[str, Any], incoming: str | None) -> str:
     shared = carrier.get(REQUEST_ID_KEY)
     if isinstance(shared, str) and shared:
         return shared
-    return ensure_request_id(incoming)
+    return new_request_id() if incoming is None else ensure_request_id(incoming)
+
+
+def new_request_id() -> str:
+    """What `uuid.uuid4().hex` returns (16 random bytes, version and variant bits set as
+    `uuid.UUID(version=4)` sets them) without building a `UUID`: a quarter of the cost."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    return raw.hex()
 
 
 def with_header(
@@ -83,21 +100,25 @@ class Exchange:
             return
         self._logged = True
         duration_ms = round((time.perf_counter() - self._started) * 1000, 3)
-        fields: dict[str, object] = {}
         status = self.status
-        if self.error is not None:
-            fields["error"] = type(self.error).__qualname__
-            if status is None:
-                status = _problem_status(self.error)
+        error = self.error
+        if error is not None and status is None:
+            status = _problem_status(error)
         status = 500 if status is None else status
         path = quoted_path(self.path)
+        message = f"{self.method} {path} {status} {duration_ms:.1f}ms"
+        if error is None:  # the usual line, without building a dict for `**`
+            logger.info(
+                message, method=self.method, path=path, status=status, duration_ms=duration_ms
+            )
+            return
         logger.info(
-            f"{self.method} {path} {status} {duration_ms:.1f}ms",
+            message,
             method=self.method,
             path=path,
             status=status,
             duration_ms=duration_ms,
-            **fields,
+            error=type(error).__qualname__,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -46,8 +47,8 @@ async def test_every_request_gets_an_id_in_header_logs_and_access_line(
         response = await fetch(port, "/hello?token=secret-query")
     assert (response.status, response.body) == (200, b"ok")
     request_id = response.headers["x-request-id"]
-    assert len(request_id) == 32
-    assert int(request_id, 16) >= 0
+    assert uuid.UUID(hex=request_id).hex == request_id  # a uuid4's hex: 32 digits
+    assert uuid.UUID(hex=request_id).version == 4
     assert [name for name, _ in response.header_lists].count("x-request-id") == 1
     (handled,) = collected.named("app.handlers")
     assert handled.context["request_id"] == request_id
