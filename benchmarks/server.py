@@ -17,6 +17,10 @@ first half second of each run not counted). Contestants:
 - `serve(), no infra, no metrics`: `run()` with the app alone, `metrics=False`,
   `access_log=False`: the request context and problem middleware and the probe router.
 
+`--compare DIR` adds the three `serve()` contestants again with `infrakit` imported from
+another checkout (`git worktree add /tmp/before <commit>`), in the same interleaved
+rounds: a before/after table from one run.
+
 Figures: requests per second and the p99 latency in ms, the median of the rounds with
 the spread (min-max), and the ratio of each to the baseline. Target: the stack costs at
 most 10% of the bare app's requests per second. On a 2-core machine the client and the
@@ -64,7 +68,7 @@ async def trivial(scope: Scope, receive: Receive, send: Send) -> None:
         {
             "type": "http.response.start",
             "status": 200,
-            "headers": [(b"content-type", b"text/plain")],
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", b"2")],
         }
     )
     await send({"type": "http.response.body", "body": b"ok"})
@@ -114,10 +118,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(kind: str) -> tuple[subprocess.Popen[bytes], int]:
+def _start(kind: str, root: str | None = None) -> tuple[subprocess.Popen[bytes], int]:
     port = _free_port()
+    where = ["--root", root] if root else []
     process = subprocess.Popen(
-        [sys.executable, __file__, "--serve", kind, "--port", str(port)],
+        [sys.executable, __file__, "--serve", kind, "--port", str(port), *where],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "NO_COLOR": "1"},
@@ -144,7 +149,9 @@ async def _connection(port: int, started: float, deadline: float, latencies: lis
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
             match = _LENGTH.search(head)
-            await reader.readexactly(int(match.group(1)) if match else 0)
+            if match is None:  # a chunked body would be read as the next response
+                raise SystemExit(f"a response without Content-Length: {head!r}")
+            await reader.readexactly(int(match.group(1)))
             if now >= started + WARM_UP:
                 latencies.append(time.perf_counter() - now)
     finally:
@@ -189,11 +196,25 @@ def _spread(values: list[float], digits: int) -> str:
     return f"{middle:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
 
 
-def bench(rounds: int, seconds: float, connections: int) -> None:
-    servers = {label: _start(kind) for label, kind in CONTESTANTS.items()}
-    results: dict[str, list[dict[str, float]]] = {label: [] for label in CONTESTANTS}
+def _contestants(compare: str | None) -> dict[str, tuple[str, str | None]]:
+    """Label to (kind, the checkout infrakit is imported from; None: this one)."""
+    contestants: dict[str, tuple[str, str | None]] = {
+        label: (kind, None) for label, kind in CONTESTANTS.items()
+    }
+    if compare:
+        name = Path(compare).name
+        for label, kind in CONTESTANTS.items():
+            if kind != "bare":
+                contestants[f"{label} @{name}"] = (kind, compare)
+    return contestants
+
+
+def bench(rounds: int, seconds: float, connections: int, compare: str | None = None) -> None:
+    contestants = _contestants(compare)
+    servers = {label: _start(kind, root) for label, (kind, root) in contestants.items()}
+    results: dict[str, list[dict[str, float]]] = {label: [] for label in contestants}
     try:
-        labels = list(CONTESTANTS)
+        labels = list(contestants)
         for index in range(rounds):
             order = labels if index % 2 == 0 else labels[::-1]
             for label in order:
@@ -205,14 +226,14 @@ def bench(rounds: int, seconds: float, connections: int) -> None:
     base = statistics.median(result["rps"] for result in results["bare uvicorn"])
     print(f"{rounds} rounds x {seconds:g} s, {connections} keep-alive connections, interleaved")
     print(
-        f"{'contestant':28} {'requests/s median (min-max)':>30}"
+        f"{'contestant':40} {'requests/s median (min-max)':>30}"
         f" {'p99 ms median (min-max)':>26} {'vs bare':>8}"
     )
     for label, runs in results.items():
         rps = [run["rps"] for run in runs]
         p99 = [run["p99_ms"] for run in runs]
         ratio = statistics.median(rps) / base
-        print(f"{label:28} {_spread(rps, 0):>30} {_spread(p99, 2):>26} {ratio:>8.2f}")
+        print(f"{label:40} {_spread(rps, 0):>30} {_spread(p99, 2):>26} {ratio:>8.2f}")
 
 
 def main() -> None:
@@ -224,21 +245,27 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument(
+        "--compare", metavar="DIR", help="also serve() with infrakit from this checkout"
+    )
+    parser.add_argument(
         "--serve", choices=sorted(set(CONTESTANTS.values())), help=argparse.SUPPRESS
     )
     parser.add_argument("--load", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--root", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.serve:
+        if arguments.root:  # before anything imports infrakit
+            sys.path.insert(0, str(Path(arguments.root).resolve()))
         serve(arguments.serve, arguments.port)
     elif arguments.load:
         print(
             json.dumps(asyncio.run(load(arguments.load, arguments.seconds, arguments.connections)))
         )
     elif arguments.quick:
-        bench(2, 1.0, arguments.connections)
+        bench(2, 1.0, arguments.connections, arguments.compare)
     else:
-        bench(arguments.rounds, arguments.seconds, arguments.connections)
+        bench(arguments.rounds, arguments.seconds, arguments.connections, arguments.compare)
 
 
 if __name__ == "__main__":
