@@ -1,8 +1,8 @@
 """The gallery's work: take an upload in, make its thumbnail in a job, tell the browsers.
 
 upload -> validated and streamed into storage -> an item row -> a thumbnail job
-job    -> probe + thumbnail (media) -> storage -> the row -> a new listing
-          generation (cache) -> a message on the `gallery` channel (pub/sub)
+job    -> probe + thumbnail (media) -> storage -> the row -> the cached listing
+          deleted (cache) -> a message on the `gallery` channel (pub/sub)
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ __all__ = [
 CHANNEL = "gallery"
 THUMBNAIL_JOB = "gallery.thumbnail"
 LISTING_TTL = 300.0  # seconds a listing stays cached (its signed URLs live an hour)
-GENERATION_TTL = 86_400.0
 URL_TTL = 3600
 MAX_NAME_LENGTH = 200
 # What infrakit.media can thumbnail, as detected from the first bytes (never the name).
@@ -226,35 +225,27 @@ class Gallery:
 
 
 class Listing:
-    """The cached listing, under a key naming the current generation.
+    """The cached listing, deleted on every change.
 
-    Deleting the key on a change loses a race: a request that read the items just
-    before the change stores its stale copy just after the delete. Here a change
-    starts a new generation instead, and a stale copy lands under the old one's key,
-    which nobody reads again (it expires with its TTL).
+    A request that loaded the items just before a change cannot store its stale copy
+    after the delete: the cache discards a fill that an invalidation overtook
+    (docs/cache.md, "Invalidation during a fill"). Concurrent misses share one load.
     """
 
-    GENERATION_KEY = "gallery:listing:generation"
+    KEY = "gallery:listing"
 
     def __init__(self, infra: Infra, load: Callable[[], Awaitable[list[dict[str, Any]]]]):
         self.infra = infra
         self.load = load
 
     async def get(self) -> list[dict[str, Any]]:
-        cache = self.infra.cache
-        generation = await cache.get(self.GENERATION_KEY)
-        if generation is None:
-            generation = await self.invalidate()
-        # Concurrent misses share one load (the cache's stampede protection).
-        items: list[dict[str, Any]] = await cache.get_or_set(
-            f"gallery:listing:{generation}", self.load, ttl=LISTING_TTL
+        items: list[dict[str, Any]] = await self.infra.cache.get_or_set(
+            self.KEY, self.load, ttl=LISTING_TTL
         )
         return items
 
-    async def invalidate(self) -> str:
-        generation = uuid.uuid4().hex
-        await self.infra.cache.set(self.GENERATION_KEY, generation, ttl=GENERATION_TTL)
-        return generation
+    async def invalidate(self) -> None:
+        await self.infra.cache.delete(self.KEY)
 
 
 class MediaTypeCheck:

@@ -119,7 +119,7 @@ def test_smoke_run_on_postgres_and_redis(
     assert jobs == ("completed",)
     client = redis.Redis.from_url(redis_url)
     try:  # the listing the smoke run read was cached in Redis, under the prefix
-        assert client.exists(f"{redis_prefix}gallery:listing:generation")
+        assert client.exists(f"{redis_prefix}gallery:listing")
     finally:
         client.close()
 

@@ -1,8 +1,9 @@
 """The gallery's cached listing (examples/gallery/service.py `Listing`) never stays stale.
 
 The race it is built against: a request loads the items, an item changes and the
-cache is invalidated, then the request stores what it loaded. With a plain delete the
-old listing would be served until its TTL; with generations the next read loads anew.
+cache is invalidated, then the request stores what it loaded. The cache discards such
+a fill (docs/cache.md), so the next read loads anew instead of serving the old listing
+until its TTL.
 """
 
 from __future__ import annotations
