@@ -145,7 +145,9 @@ class _StatsCollector:
             "HTTP requests answered by the app, by method and status code.",
             labels=["method", "status"],
         )
-        for (method, status), count in metrics.request_counts.items():
+        # A copy in one C call: a scrape from another thread (the registry served by
+        # prometheus_client's own HTTP server) never sees the dict change size.
+        for (method, status), count in list(metrics.request_counts.items()):
             first_seen = metrics.first_seen.get((method, status)) if created else None
             requests.add_metric([str(method), str(status)], count, created=first_seen)
         yield requests
