@@ -21,6 +21,11 @@ first half second of each run not counted). Contestants:
 another checkout (`git worktree add /tmp/before <commit>`), in the same interleaved
 rounds: a before/after table from one run.
 
+`--instructions N` counts instead of timing: each contestant runs under
+`valgrind --tool=callgrind`, and the instructions its process spends on N requests
+(between two `GET /mark`) are divided by N. Deterministic, so other work on the machine
+does not move it; the write system calls (the access line's) are not counted.
+
 Figures: requests per second and the p99 latency in ms, the median of the rounds with
 the spread (min-max), and the ratio of each to the baseline. Target: the stack costs at
 most 10% of the bare app's requests per second. On a 2-core machine the client and the
@@ -74,15 +79,22 @@ async def trivial(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": b"ok"})
 
 
+async def marked(scope: Scope, receive: Receive, send: Send) -> None:
+    """`trivial`, and `GET /mark` calls getppid(): callgrind dumps its counts there."""
+    if scope["type"] == "http" and scope["path"] == "/mark":
+        os.getppid()
+    await trivial(scope, receive, send)
+
+
 # -- the servers ----------------------------------------------------------------------
 
 
-def serve(kind: str, port: int) -> None:
+def serve(kind: str, port: int, app: Any = trivial) -> None:
     if kind == "bare":
         import uvicorn
 
         config = uvicorn.Config(
-            trivial,
+            app,
             host="127.0.0.1",
             port=port,
             access_log=False,
@@ -99,7 +111,7 @@ def serve(kind: str, port: int) -> None:
         config = ServerConfig(
             port=port, port_range=0, drain_delay=0.0, access_log=False, metrics=False
         )
-        sys.exit(run(trivial, config=config))
+        sys.exit(run(app, config=config))
     directory = tempfile.mkdtemp()
     infra = (
         Infra.builder()
@@ -109,7 +121,7 @@ def serve(kind: str, port: int) -> None:
         .build()
     )
     config = ServerConfig(port=port, port_range=0, drain_delay=0.0, access_log=kind == "stack")
-    sys.exit(run(trivial, infra=infra, config=config))
+    sys.exit(run(app, infra=infra, config=config))
 
 
 def _free_port() -> int:
@@ -188,6 +200,83 @@ def _measure(port: int, seconds: float, connections: int) -> dict[str, float]:
     return json.loads(output)  # type: ignore[no-any-return]
 
 
+# -- instructions per request, under callgrind ---------------------------------------
+
+
+def count_instructions(kind: str, root: str | None, requests: int) -> float:
+    """The server's instructions per request between two `GET /mark`, under callgrind:
+    deterministic, so a loaded machine does not change it (the write system calls are
+    not counted)."""
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as directory:
+        where = ["--root", root] if root else []
+        process = subprocess.Popen(
+            [
+                *("valgrind", "--tool=callgrind", "--dump-before=getppid"),
+                f"--callgrind-out-file={directory}/out",
+                *(sys.executable, __file__, "--serve", kind, "--port", str(port), "--mark"),
+                *where,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
+        try:
+            measured = asyncio.run(_marked_load(port, requests))
+        finally:
+            process.terminate()
+            process.wait(timeout=120)
+        # out.1 holds start-up and warm-up, out.2 the requests between the two marks.
+        totals = re.search(r"^totals: (\d+)", Path(directory, "out.2").read_text(), re.M)
+        assert totals is not None
+        return int(totals.group(1)) / (measured + 1)  # and the second mark
+
+
+async def _marked_load(port: int, requests: int, connections: int = 8) -> int:
+    deadline = time.monotonic() + 300
+    while True:  # valgrind starts slowly
+        try:
+            await _requests(port, "/hello", 1)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+    await asyncio.gather(*(_requests(port, "/hello", 20) for _ in range(connections)))
+    await _requests(port, "/mark", 1)
+    share = requests // connections
+    await asyncio.gather(*(_requests(port, "/hello", share) for _ in range(connections)))
+    await _requests(port, "/mark", 1)
+    return share * connections
+
+
+async def _requests(port: int, path: str, count: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    try:
+        for _ in range(count):
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            match = _LENGTH.search(head)
+            if match is None:
+                raise SystemExit(f"a response without Content-Length: {head!r}")
+            await reader.readexactly(int(match.group(1)))
+    finally:
+        writer.close()
+
+
+def instructions(requests: int, compare: str | None) -> None:
+    counts = {
+        label: count_instructions(kind, root, requests)
+        for label, (kind, root) in _contestants(compare).items()
+    }
+    base = counts["bare uvicorn"]
+    print(f"instructions per request under callgrind, {requests} requests each")
+    print(f"{'contestant':40} {'instructions':>14} {'over bare':>10} {'requests/s vs bare':>19}")
+    for label, count in counts.items():
+        print(f"{label:40} {count:>14,.0f} {count - base:>+10,.0f} {base / count:>19.3f}")
+
+
 # -- the report -----------------------------------------------------------------------------
 
 
@@ -252,16 +341,25 @@ def main() -> None:
     )
     parser.add_argument("--load", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        metavar="N",
+        help="count instructions per request under callgrind (N requests, no wall clock)",
+    )
     parser.add_argument("--root", help=argparse.SUPPRESS)
+    parser.add_argument("--mark", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.serve:
         if arguments.root:  # before anything imports infrakit
             sys.path.insert(0, str(Path(arguments.root).resolve()))
-        serve(arguments.serve, arguments.port)
+        serve(arguments.serve, arguments.port, marked if arguments.mark else trivial)
     elif arguments.load:
         print(
             json.dumps(asyncio.run(load(arguments.load, arguments.seconds, arguments.connections)))
         )
+    elif arguments.instructions:
+        instructions(arguments.instructions, arguments.compare)
     elif arguments.quick:
         bench(2, 1.0, arguments.connections, arguments.compare)
     else:
