@@ -28,11 +28,15 @@ the calling thread and block the event loop for the whole copy (reference only).
   pipeline with an async pass-through transform (what any transform of your own
   costs): the transform on the event loop, 1 MiB chunks read ahead by a reader thread
   and written behind by a writer thread, one chunk of hand-off each way.
-- copy + sha256: infrakit with `hash_stream("sha256")`, a CPU-only transform, so the
-  file-to-file copy runs whole in one worker thread (a reused 1 MiB buffer read,
-  hashed, written; atomic, cancellable between chunks) against a `copyfileobj`-style
-  loop with `hashlib` on 1 MiB chunks, in `asyncio.to_thread` (the baseline) and
-  blocking.
+- copy + sha256: infrakit's pipeline with `hash_stream("sha256")` (read ahead and
+  written behind by their threads, each 1 MiB chunk hashed in a worker thread while
+  the next is read; atomic) against a `copyfileobj`-style loop with `hashlib` on 1 MiB
+  chunks, in `asyncio.to_thread` (the baseline) and blocking.
+
+Where: a temporary directory in `BENCH_DIR` (default: the system's temporary
+directory, on disk here). With a disk target the write-back of 256 MiB makes rounds
+bimodal; `BENCH_DIR=/dev/shm` measures the same copies on tmpfs, the software's
+cost alone. `docs/benchmarks.md` gives both.
 """
 
 from __future__ import annotations
@@ -132,7 +136,7 @@ def groups(source: Path, directory: Path) -> dict[str, list[Contender]]:
         ],
         "copy + sha256": [
             entry(
-                "infrakit process_stream + hash_stream (one thread)",
+                "infrakit process_stream + hash_stream",
                 "hashed",
                 lambda target: process_stream(source, target, [hash_stream("sha256")]),
             ),

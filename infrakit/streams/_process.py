@@ -8,7 +8,7 @@ import io
 import os
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import IO, TYPE_CHECKING, Any, TypeGuard, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from infrakit.streams._copy import copy_path
 from infrakit.streams._protocol import (
@@ -21,7 +21,6 @@ from infrakit.streams._protocol import (
 )
 from infrakit.streams._read import check_chunk_size, create_read_stream, is_url, local_path
 from infrakit.streams._threaded import ThreadedReader, ThreadedWriter
-from infrakit.streams._transforms import BlockingTransform
 from infrakit.streams._write import FileTarget, PathTarget, create_write_stream
 
 if TYPE_CHECKING:
@@ -42,12 +41,12 @@ async def process_stream(
 ) -> StreamStats:
     """Copy `source` to `destination` through `transforms`, in order.
 
-    A local file copied to a local path with no transforms, or only CPU-only ones
-    (`hash_stream`, `gzip_compress`, `gzip_decompress`, `limit_size`), takes a fast
-    path: the whole copy runs in one worker thread, through one reused buffer, with
-    the same guarantees (bounded memory, atomic rename, cancellation between chunks).
+    A local file copied to a local path with no transforms takes a fast path: the
+    whole copy runs in one worker thread, through one reused buffer, with the same
+    guarantees (bounded memory, atomic rename, cancellation between chunks).
 
-    Otherwise the transforms run on the event loop. A local file source is read ahead
+    Otherwise the transforms run on the event loop (hashing and large gzip chunks in
+    a worker thread, overlapping the reads and writes). A local file source is read ahead
     by a thread of its own, and a local path or a real file destination written behind
     by another, each a bounded hand-off of one chunk away from the loop: a slow
     destination slows the source down, and memory stays bounded by a few chunks (and
@@ -73,9 +72,9 @@ async def process_stream(
     target_file = _local_file(destination, storage)
     chunk_size = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
     check_chunk_size(chunk_size)
-    if source_file is not None and target_file is not None and _all_blocking(transforms):
-        read, written = await copy_path(source_file, target_file, chunk_size, transforms)
-        return _stats(read, written, started)
+    if source_file is not None and target_file is not None and not transforms:
+        copied = await copy_path(source_file, target_file, chunk_size)
+        return _stats(copied, copied, started)
     counts = [0, 0]
     reader: AsyncIterator[bytes]
     if source_file is not None:
@@ -116,10 +115,6 @@ def _local_file(end: Any, storage: StorageProvider | None) -> str | None:
     if isinstance(end, str | os.PathLike) and not is_url(text := os.fspath(end)):
         return local_path(text)
     return None
-
-
-def _all_blocking(transforms: Sequence[Transform]) -> TypeGuard[Sequence[BlockingTransform]]:
-    return all(isinstance(transform, BlockingTransform) for transform in transforms)
 
 
 def _threaded_writer(target_file: str | None, destination: Destination) -> ThreadedWriter | None:

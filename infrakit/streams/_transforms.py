@@ -1,12 +1,8 @@
-"""Transforms: callables that take an async iterator of chunks and yield chunks.
+"""Transforms: async generator functions that take chunks and yield chunks.
 
 Each factory returns a `Transform`; `process_stream` chains them in order. They hold
 at most one chunk (gzip: one chunk of output at a time), so a pipeline's memory is
 bounded by the chunk size whatever the size of the stream.
-
-The CPU-only ones (hash, gzip, limit_size) are `BlockingTransform`s: they also have a
-plain-generator form, so that a file-to-file pipeline made only of them runs whole in
-one worker thread (no hop to the event loop per chunk).
 """
 
 from __future__ import annotations
@@ -15,16 +11,14 @@ import asyncio
 import hashlib
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, TypeAlias
+from collections.abc import AsyncIterator
+from typing import Any
 
 from infrakit.errors import ValidationError
 from infrakit.streams._protocol import DEFAULT_CHUNK_SIZE, Transform
 
 __all__ = [
-    "BlockingTransform",
     "HashStream",
-    "View",
     "gzip_compress",
     "gzip_decompress",
     "hash_stream",
@@ -32,38 +26,9 @@ __all__ = [
     "throttle",
 ]
 
-View: TypeAlias = bytes | memoryview
-"""A chunk in a blocking chain: bytes, or a view of a buffer refilled for the next chunk."""
-
 _THREAD_THRESHOLD = 256 * 1024  # chunks at least this large are (de)compressed off the loop
 _GZIP = 16 + zlib.MAX_WBITS
 _GZIP_OR_ZLIB = 32 + zlib.MAX_WBITS
-
-
-class BlockingTransform:
-    """A transform that can also run as a plain generator in a worker thread.
-
-    Called with an async iterator it is an ordinary `Transform`; `run_blocking` takes
-    and returns plain iterators, for `process_stream` to run a chain made only of such
-    transforms in one worker thread. The blocking form may be handed `memoryview`s of
-    a buffer that is reused for the next chunk: it must be done with a chunk (and with
-    what it yielded from it) before it asks for the next one.
-    """
-
-    def __init__(
-        self,
-        stage: Transform,
-        blocking: Callable[[Iterator[View]], Iterator[View]],
-    ) -> None:
-        self._stage = stage
-        self._blocking = blocking
-
-    def __call__(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        return self._stage(chunks)
-
-    def run_blocking(self, chunks: Iterator[View]) -> Iterator[View]:
-        """The same transform over plain iterators, for a worker thread."""
-        return self._blocking(chunks)
 
 
 def throttle(bytes_per_second: float, burst: int | None = None) -> Transform:
@@ -118,29 +83,18 @@ def limit_size(max_bytes: int) -> Transform:
     async def limited(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         seen = 0
         async for chunk in chunks:
-            seen = _counted_within(seen, chunk, max_bytes)
+            seen += len(chunk)
+            if seen > max_bytes:
+                raise ValidationError(
+                    f"the stream is larger than {max_bytes} bytes",
+                    details={"field": "size", "limit": max_bytes},
+                )
             yield chunk
 
-    def limited_blocking(chunks: Iterator[View]) -> Iterator[View]:
-        seen = 0
-        for chunk in chunks:
-            seen = _counted_within(seen, chunk, max_bytes)
-            yield chunk
-
-    return BlockingTransform(limited, limited_blocking)
+    return limited
 
 
-def _counted_within(seen: int, chunk: View, max_bytes: int) -> int:
-    seen += len(chunk)
-    if seen > max_bytes:
-        raise ValidationError(
-            f"the stream is larger than {max_bytes} bytes",
-            details={"field": "size", "limit": max_bytes},
-        )
-    return seen
-
-
-class HashStream(BlockingTransform):
+class HashStream:
     """A transform that passes chunks through unchanged and hashes them.
 
     `hexdigest()` / `digest()` give the hash of everything that went through; read
@@ -158,7 +112,9 @@ class HashStream(BlockingTransform):
             ) from error
         self.algorithm = algorithm
         self.size = 0
-        super().__init__(self._hashed, self._hashed_blocking)
+
+    def __call__(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        return self._hashed(chunks)
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()
@@ -193,12 +149,6 @@ class HashStream(BlockingTransform):
             if hashing is not None:  # closed early: let the thread finish with the hash
                 await asyncio.wait([hashing])
 
-    def _hashed_blocking(self, chunks: Iterator[View]) -> Iterator[View]:
-        for chunk in chunks:
-            self._hash.update(chunk)
-            self.size += len(chunk)
-            yield chunk
-
 
 def hash_stream(algorithm: str = "sha256") -> HashStream:
     """A pass-through transform hashing the stream with any `hashlib` algorithm.
@@ -225,14 +175,7 @@ def gzip_compress(level: int = 6) -> Transform:
                 yield output
         yield compressor.flush()
 
-    def compressed_blocking(chunks: Iterator[View]) -> Iterator[View]:
-        compressor = zlib.compressobj(level, zlib.DEFLATED, _GZIP)
-        for chunk in chunks:
-            if output := compressor.compress(chunk):
-                yield output
-        yield compressor.flush()
-
-    return BlockingTransform(compressed, compressed_blocking)
+    return compressed
 
 
 def gzip_decompress(chunk_size: int = DEFAULT_CHUNK_SIZE) -> Transform:
@@ -246,54 +189,30 @@ def gzip_decompress(chunk_size: int = DEFAULT_CHUNK_SIZE) -> Transform:
     """
 
     async def decompressed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        inflater = _Inflater(chunk_size)
+        decompressor, fed = zlib.decompressobj(_GZIP_OR_ZLIB), False
         async for chunk in chunks:
             pending = chunk
             while pending:
-                if len(pending) >= _THREAD_THRESHOLD:
-                    output, pending = await asyncio.to_thread(inflater.step, pending)
-                else:
-                    output, pending = inflater.step(pending)
+                if decompressor.eof:  # concatenated gzip members, as gunzip reads them
+                    decompressor, fed = zlib.decompressobj(_GZIP_OR_ZLIB), False
+                output = await _inflate(decompressor, pending, chunk_size)
+                fed = True
+                eof = decompressor.eof
+                pending = decompressor.unused_data if eof else decompressor.unconsumed_tail
                 if output:
                     yield output
-        inflater.finish()
-
-    def decompressed_blocking(chunks: Iterator[View]) -> Iterator[View]:
-        inflater = _Inflater(chunk_size)
-        for chunk in chunks:
-            pending: View = chunk
-            while pending:
-                output, pending = inflater.step(pending)
-                if output:
-                    yield output
-        inflater.finish()
-
-    return BlockingTransform(decompressed, decompressed_blocking)
-
-
-class _Inflater:
-    """One gzip (or zlib) stream, concatenated members too, in steps of bounded output."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._decompressor: Any = zlib.decompressobj(_GZIP_OR_ZLIB)
-        self._fed = False
-
-    def step(self, data: View) -> tuple[bytes, bytes]:
-        """At most `limit` bytes of output from `data`, and the input still to feed."""
-        if self._decompressor.eof:  # concatenated gzip members, as gunzip reads them
-            self._decompressor, self._fed = zlib.decompressobj(_GZIP_OR_ZLIB), False
-        try:
-            output: bytes = self._decompressor.decompress(data, self._limit)
-        except zlib.error as error:
-            raise ValidationError(
-                "the data is not valid gzip", details={"field": "data"}
-            ) from error
-        self._fed = True
-        if self._decompressor.eof:
-            return output, self._decompressor.unused_data
-        return output, self._decompressor.unconsumed_tail
-
-    def finish(self) -> None:
-        if self._fed and not self._decompressor.eof:
+        if fed and not decompressor.eof:
             raise ValidationError("the gzip stream is truncated", details={"field": "data"})
+
+    return decompressed
+
+
+async def _inflate(decompressor: Any, data: bytes, limit: int) -> bytes:
+    try:
+        if len(data) >= _THREAD_THRESHOLD:
+            output: bytes = await asyncio.to_thread(decompressor.decompress, data, limit)
+        else:
+            output = decompressor.decompress(data, limit)
+    except zlib.error as error:
+        raise ValidationError("the data is not valid gzip", details={"field": "data"}) from error
+    return output

@@ -283,12 +283,12 @@ async def test_a_cancelled_file_copy_keeps_the_old_file(tmp_path: Path) -> None:
 
 
 async def passed_on(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """An async transform: the pipeline runs it on the loop (no blocking form)."""
+    """A transform of the caller's own: the pipeline runs it on the loop."""
     async for chunk in chunks:
         yield chunk
 
 
-async def test_cpu_only_transforms_run_file_to_file_in_one_thread(tmp_path: Path) -> None:
+async def test_cpu_transforms_between_files_compose(tmp_path: Path) -> None:
     source, target = tmp_path / "in.bin", tmp_path / "out.gz"
     source.write_bytes(DATA)
     target.write_bytes(b"old")
@@ -309,7 +309,7 @@ async def test_cpu_only_transforms_run_file_to_file_in_one_thread(tmp_path: Path
     assert names(tmp_path) == ["in.bin", "out.gz", "restored.bin"]
 
 
-@pytest.mark.parametrize("transform", ["blocking", "async"])
+@pytest.mark.parametrize("transform", ["builtin", "async"])
 async def test_a_failing_file_to_file_pipeline_keeps_the_old_file(
     tmp_path: Path, transform: str
 ) -> None:
@@ -367,9 +367,9 @@ async def test_a_missing_source_or_target_directory_through_a_transform(tmp_path
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes (POSIX)")
-@pytest.mark.parametrize("transform", ["blocking", "async"])
+@pytest.mark.parametrize("transform", ["builtin", "async"])
 async def test_a_cancelled_file_pipeline_keeps_the_old_file(tmp_path: Path, transform: str) -> None:
-    """A pipe as the source, with a transform: the one-thread chain, or the reader thread."""
+    """A pipe as the source, with a built-in or an async transform: the reader thread."""
     source, target = tmp_path / "pipe", tmp_path / "out.bin"
     os.mkfifo(source)
     target.write_bytes(b"old")
@@ -382,7 +382,7 @@ async def test_a_cancelled_file_pipeline_keeps_the_old_file(tmp_path: Path, tran
         finally:
             closed.append("transform")
 
-    transforms = [hash_stream()] if transform == "blocking" else [tracked]
+    transforms = [hash_stream()] if transform == "builtin" else [tracked]
     task = asyncio.create_task(process_stream(source, target, transforms, chunk_size=4096))
     writer = await asyncio.to_thread(open, source, "wb", buffering=0)
     try:
@@ -401,4 +401,4 @@ async def test_a_cancelled_file_pipeline_keeps_the_old_file(tmp_path: Path, tran
         writer.close()
     assert target.read_bytes() == b"old"
     assert names(tmp_path) == ["out.bin", "pipe"]
-    assert closed == ([] if transform == "blocking" else ["transform"])
+    assert closed == ([] if transform == "builtin" else ["transform"])
