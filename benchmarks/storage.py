@@ -21,9 +21,13 @@ for the whole call (what a script may do, not a server), shown for reference.
   fsync, in one worker-thread hop) against plain file I/O doing the same steps in
   `asyncio.to_thread`; raw fsspec has no atomic or durable write.
 - local, not durable: infrakit `LocalStorage(durable=False)` (temporary file and
-  rename, no fsync) against a plain temporary file and rename in `asyncio.to_thread`
-  (the same guarantee); plain `open().write()` and fsspec's `pipe_file` write in place
-  (not atomic) and block the loop.
+  rename, no fsync). The `=` row makes the same system calls plainly in
+  `asyncio.to_thread`: an `lstat` per key segment (no symlink leads out of the root), a
+  uniquely named `O_EXCL` temporary file (two writers never share one), the `fstat` for
+  the ETag, the rename, and the `unlink` of a stale metadata sidecar. Beside it, a
+  plain fixed-name temporary file and rename (atomic, but not safe for concurrent
+  writers, with no checks); plain `open().write()` and fsspec's `pipe_file` write in
+  place (not atomic) and block the loop.
 - get: infrakit `get_file` against `asyncio.to_thread(open().read())`; plain
   `open().read()` and fsspec `cat_file` block the loop.
 - memory: infrakit `memory://` against fsspec's `MemoryFileSystem` with its own
@@ -39,7 +43,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -89,6 +95,24 @@ def plain_atomic_write(path: str, data: bytes) -> None:
     with open(temporary, "wb") as file:
         file.write(data)
     os.replace(temporary, path)
+
+
+def checked_atomic_write(path: str, data: bytes) -> None:
+    """`LocalStorage(durable=False)`'s system calls, made plainly: the same work."""
+    with contextlib.suppress(FileNotFoundError):
+        os.lstat(path)  # no symlink out of the root: one lstat per key segment
+    temporary = f"{path}.{secrets.token_hex(6)}.tmp"  # unique: concurrent writers
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(descriptor, view) :]
+        os.fstat(descriptor)  # the ETag (inode, mtime, size)
+    finally:
+        os.close(descriptor)
+    os.replace(temporary, path)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path + ".meta.json")  # a save without metadata drops an earlier one
 
 
 def plain_write(path: str, data: bytes) -> None:
@@ -223,9 +247,13 @@ async def main(quick: bool) -> None:
                         lambda d=data: fast.save_file("f.bin", d),
                     ),
                     Contender(
+                        "to_thread(the same system calls) (same work)",
+                        in_thread(checked_atomic_write, plain, data),
+                        baseline=True,
+                    ),
+                    Contender(
                         "to_thread(plain tmp+write+rename) (atomic)",
                         in_thread(plain_atomic_write, plain, data),
-                        baseline=True,
                     ),
                     Contender(
                         "to_thread(plain open().write()) (in place)",
