@@ -7,30 +7,20 @@ pub/sub message adds, without a reload. The screenshot lands in test-artifacts/g
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 import pytest
 from PIL import Image
 
+from tests.examples.gallery_process import GALLERY_APP, ROOT, RunningGallery, gallery_environment
+
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-ROOT = Path(__file__).resolve().parents[2]
-GALLERY_APP = ROOT / "examples" / "gallery" / "app.py"
 SCREENSHOT = ROOT / "test-artifacts" / "gallery.png"
-BANNER = re.compile(r"^gallery: open (http://\S+/)$")
-# Variables that would switch the demo to its smoke run or to external servers.
-FOREIGN_VARIABLES = {"APP_ENV", "CI", "DEMO_SMOKE", "DATABASE_URL", "CACHE_URL"}
-START_SECONDS = 30
 LIVE_MS = 30_000
 THUMBNAIL_MS = 60_000
 ERROR_MS = 15_000
@@ -41,74 +31,18 @@ STATUS_LIVE = "document.getElementById('status').textContent === 'live'"
 UPLOAD_ERROR = "document.getElementById('upload-error').textContent.trim()"
 
 
-class Gallery:
-    """The demo's process, its URL once it serves, and what it printed, for failure messages."""
-
-    def __init__(self, data_dir: Path, log_path: Path) -> None:
-        environment = {k: v for k, v in os.environ.items() if k not in FOREIGN_VARIABLES}
-        environment |= {"SERVER_PORT": "0", "GALLERY_DATA_DIR": str(data_dir)}
-        self.log_path = log_path
-        self.stdout: list[str] = []
-        self.url = ""
-        self._serving = threading.Event()
-        with log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, str(GALLERY_APP)],
-                cwd=GALLERY_APP.parent,
-                env=environment,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                text=True,
-            )
-        assert self.process.stdout is not None
-        threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True).start()
-
-    def _read(self, stream: IO[str]) -> None:
-        for line in stream:
-            self.stdout.append(line.rstrip("\n"))
-            if (match := BANNER.match(self.stdout[-1])) and not self.url:
-                self.url = match.group(1)
-                self._serving.set()
-        self._serving.set()
-
-    def wait_serving(self) -> str:
-        self._serving.wait(START_SECONDS)
-        assert self.url, f"the gallery printed no 'gallery: open' line\n{self.output()}"
-        return self.url
-
-    def stop(self) -> int:
-        """SIGTERM, as a process manager stops it; the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=START_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise
-
-    def output(self) -> str:
-        stderr = self.log_path.read_text(encoding="utf-8", errors="replace")
-        stdout = "\n".join(self.stdout)
-        return f"--- gallery stdout ---\n{stdout}\n--- gallery stderr (tail) ---\n{stderr[-4000:]}"
-
-
 @pytest.fixture
-def gallery(tmp_path: Path) -> Iterator[Gallery]:
+def gallery(tmp_path: Path) -> Iterator[RunningGallery]:
     assert GALLERY_APP.exists(), f"the gallery demo is missing: {GALLERY_APP}"
-    running = Gallery(tmp_path / "data", tmp_path / "gallery.log")
+    running = RunningGallery(gallery_environment(tmp_path / "data"), tmp_path / "gallery.log")
     try:
         yield running
     finally:
-        if running.process.poll() is None:
-            running.process.kill()
-            running.process.wait()
-        if running.process.stdout is not None:
-            running.process.stdout.close()
+        running.kill()
 
 
 @contextmanager
-def explained(page: Page, console_errors: list[str], gallery: Gallery) -> Iterator[None]:
+def explained(page: Page, console_errors: list[str], gallery: RunningGallery) -> Iterator[None]:
     """On failure: a screenshot, and the page's console errors and the server's output in
     the message (a browser timeout alone says nothing about why)."""
     try:
@@ -136,7 +70,7 @@ def upload(page: Page, file: Path) -> None:
 
 @pytest.mark.slow
 def test_an_upload_shows_its_thumbnail_without_reloading(
-    page: Page, console_errors: list[str], gallery: Gallery, tmp_path: Path
+    page: Page, console_errors: list[str], gallery: RunningGallery, tmp_path: Path
 ) -> None:
     SCREENSHOT.parent.mkdir(exist_ok=True)
     url = gallery.wait_serving()
