@@ -123,7 +123,8 @@ class _Collector:
             return
         known = [key for key, _, _ in self.locations.values()]
         pointers = {key for key in self.context.ignored_keys if key[:-5] in self.secret_fields}
-        accounted = self.consumed | pointers
+        foreign = {key.upper() for key in getattr(model, "config_foreign_keys", ())}
+        accounted = self.consumed | pointers | foreign
         for key in sorted(self.values):
             if key.startswith(prefix) and key not in accounted:
                 expected = f"one of {model.__name__}'s fields"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -22,6 +22,17 @@ class ServerConfig(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    # CGI's names, which hosting platforms (App Engine, gunicorn) put in the environment.
+    config_foreign_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "SERVER_SOFTWARE",
+            "SERVER_NAME",
+            "SERVER_PROTOCOL",
+            "SERVER_ADDR",
+            "SERVER_ADMIN",
+            "SERVER_SIGNATURE",
+        }
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

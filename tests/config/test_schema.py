@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -156,6 +156,18 @@ def test_unknown_keys_are_ignored_when_the_model_says_so() -> None:
     assert opened.model_extra == {"other": "x"}
     with pytest.raises(ConfigurationError, match="APP_OTHER: unknown key"):
         validate_config(values, ReplicaSettings, namespace="app")
+
+
+def test_foreign_keys_a_model_names_are_neither_read_nor_reported() -> None:
+    class Hosted(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        config_foreign_keys: ClassVar[frozenset[str]] = frozenset({"APP_SOFTWARE", "app_name"})
+        url: str
+
+    values = {"APP_URL": "u", "APP_SOFTWARE": "gunicorn/22", "APP_NAME": "x"}
+    assert Config.from_mapping(values).load(Hosted, namespace="app").url == "u"
+    with pytest.raises(ConfigurationError, match="APP_SOFTWAER: unknown key"):
+        Config.from_mapping({**values, "APP_SOFTWAER": "typo"}).load(Hosted, namespace="app")
 
 
 def test_root_load_ignores_unknown_keys() -> None:

@@ -166,6 +166,9 @@ def test_config_is_read_from_the_server_namespace(tmp_path: Path) -> None:
         ServerConfig.from_config(bad)
     assert "SERVER_PORT" in str(caught.value)
     assert "many" not in str(caught.value)
+    hosted = {"SERVER_SOFTWARE": "Google App Engine/1.9", "SERVER_NAME": "app", **environ}
+    config = ServerConfig.from_config(load_config("test", directory=tmp_path, environ=hosted))
+    assert config.port == 9123  # the CGI names hosting platforms set are not refused
 
 
 def test_drain_delay_must_fit_inside_the_shutdown_timeout() -> None:
