@@ -152,12 +152,25 @@ _DIM = "\x1b[2m"
 _CYAN = "\x1b[36m"
 
 
+_local_second_cache: tuple[int, str] = (-1, "")
+
+
+def _local_stamp(timestamp: float) -> str:
+    """Local time to the millisecond; the seconds prefix is cached (one strftime a second)."""
+    global _local_second_cache
+    second = math.floor(timestamp)
+    cached_second, prefix = _local_second_cache
+    if second != cached_second:
+        prefix = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+        _local_second_cache = (second, prefix)
+    return f"{prefix}.{int(timestamp % 1 * 1000):03d}"
+
+
 def render_pretty(entry: LogEntry, *, colour: bool = False) -> str:
     """A line for people: local time, level, logger, message, then `key=value` fields (a
     key once, metadata over context), the traceback below it (never with local
     variables); secrets masked."""
-    local = time.localtime(entry.time)
-    stamp = f"{time.strftime('%Y-%m-%d %H:%M:%S', local)}.{int(entry.time % 1 * 1000):03d}"
+    stamp = _local_stamp(entry.time)
     fields = _pretty_fields(entry.context, entry.metadata, colour)
     if colour:
         level = f"{_COLOURS.get(entry.level, '')}{entry.level:<8}{_RESET}"

@@ -46,6 +46,20 @@ def test_console_line_is_readable_and_uncoloured_off_a_terminal() -> None:
     assert line.endswith("\n")
 
 
+def test_console_time_is_local_to_the_millisecond_across_seconds() -> None:
+    stream = io.StringIO()
+    console = ConsoleTransport(stream)
+    moments = [1_700_000_000.25, 1_700_000_000.999, 1_700_000_001.5, 1_600_000_000.0]
+    for moment in moments:  # the seconds prefix is cached: each new second must show
+        console.log(LogEntry(moment, "INFO", 20, "app.test", "tick", {}, {}))
+    stamps = [line[:23] for line in stream.getvalue().splitlines()]
+    expected = [
+        f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(moment))}.{int(moment % 1 * 1000):03d}"
+        for moment in moments
+    ]
+    assert stamps == expected
+
+
 def test_console_colours_when_forced() -> None:
     stream = io.StringIO()
     ConsoleTransport(stream, colour=True).log(entry())
