@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping
+from contextvars import ContextVar, Token
 from time import time as _now
 from typing import Any
 
@@ -153,19 +152,31 @@ def get_logger(name: str) -> StructuredLogger:
     return logger
 
 
-@contextmanager
-def log_context(**context: Any) -> Iterator[None]:
+class log_context:  # noqa: N801 - a function to its callers; a class for speed
     """Add fields to every record written inside the block, in this task or thread only.
 
     Built on `contextvars`: concurrent asyncio tasks each see their own fields, and a task
     started inside the block inherits them. Nested blocks merge, the inner value winning.
+    A slotted class rather than a `@contextmanager` generator: a request middleware enters
+    one per request, and the generator machinery cost more than the work.
     """
-    fields = prepare_context(context)
-    token = _CONTEXT.set({**_CONTEXT.get(), **fields})
-    try:
-        yield
-    finally:
-        _CONTEXT.reset(token)
+
+    __slots__ = ("_fields", "_token")
+
+    def __init__(self, **context: Any) -> None:
+        self._fields = prepare_context(context)
+        self._token: Token[Mapping[str, Any]] | None = None
+
+    def __enter__(self) -> None:
+        if self._token is not None:
+            raise RuntimeError("a log_context block cannot be entered twice at once")
+        ambient = _CONTEXT.get()
+        self._token = _CONTEXT.set({**ambient, **self._fields} if ambient else self._fields)
+
+    def __exit__(self, *exc_info: object) -> None:
+        token, self._token = self._token, None
+        if token is not None:
+            _CONTEXT.reset(token)
 
 
 def current_context() -> Mapping[str, Any]:

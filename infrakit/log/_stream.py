@@ -29,11 +29,14 @@ class _StreamTransport:
         raise NotImplementedError
 
     def log(self, entry: LogEntry) -> None:
-        line = self.render(entry)
-        stream = self.stream
+        stream = self._stream if self._stream is not None else sys.stderr
+        line = self.render_for(entry, stream)
         with self._lock:
             stream.write(line + "\n")
             stream.flush()
+
+    def render_for(self, entry: LogEntry, stream: IO[str]) -> str:
+        return self.render(entry)
 
     def flush(self) -> None:
         with self._lock:
@@ -44,6 +47,9 @@ class JsonTransport(_StreamTransport):
     """One line of flat JSON per record: the production format (see `docs/log.md`)."""
 
     def render(self, entry: LogEntry) -> str:
+        return render_json(entry)
+
+    def render_for(self, entry: LogEntry, stream: IO[str]) -> str:
         return render_json(entry)
 
 
@@ -58,20 +64,32 @@ class ConsoleTransport(_StreamTransport):
     def __init__(self, stream: IO[str] | None = None, *, colour: bool | None = None) -> None:
         super().__init__(stream)
         self._colour = colour
+        self._decided = False
+        self._decided_for: IO[str] | None = None
 
     def render(self, entry: LogEntry) -> str:
-        return render_pretty(entry, colour=self._use_colour(self.stream))
+        return self.render_for(entry, self.stream)
+
+    def render_for(self, entry: LogEntry, stream: IO[str]) -> str:
+        return render_pretty(entry, colour=self._use_colour(stream))
 
     def _use_colour(self, stream: IO[str]) -> bool:
+        """Decided once per stream (the environment and `isatty` cost more than the line)."""
         if self._colour is not None:
             return self._colour
-        if "NO_COLOR" in os.environ:
-            return False
-        isatty = getattr(stream, "isatty", None)
-        try:
-            return bool(isatty and isatty())
-        except ValueError:  # closed stream
-            return False
+        if stream is not self._decided_for:
+            self._decided, self._decided_for = _wants_colour(stream), stream
+        return self._decided
+
+
+def _wants_colour(stream: IO[str]) -> bool:
+    if "NO_COLOR" in os.environ:
+        return False
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # closed stream
+        return False
 
 
 class CallableTransport:

@@ -3,6 +3,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
+
 from infrakit.log import get_logger, log_context
 from tests.log.conftest import MemoryTransport
 
@@ -84,3 +86,23 @@ def test_log_context_is_isolated_between_threads(memory: MemoryTransport) -> Non
     for thread in threads:
         thread.join()
     assert sorted(entry.context["worker"] for entry in memory.entries) == [0, 1, 2, 3]
+
+
+def test_a_log_context_block_can_be_reused_but_not_entered_twice_at_once(
+    memory: MemoryTransport,
+) -> None:
+    logger = get_logger("ctx.reuse")
+    block = log_context(job="j1")
+    for _ in range(2):
+        with block:
+            logger.info("inside")
+    logger.info("after")
+    with block, pytest.raises(RuntimeError, match="entered twice"), block:
+        pass  # pragma: no cover - the inner `with` raises on entry
+    logger.info("unwound")
+    assert [dict(entry.context) for entry in memory.entries] == [
+        {"job": "j1"},
+        {"job": "j1"},
+        {},
+        {},
+    ]
