@@ -61,6 +61,12 @@ class Router:
             await _send(send, 200, payload, (b"content-type", content_type.encode()), _NO_STORE)
         elif kind == "websocket" and path == self.websocket_path and self.websocket_app is not None:
             await self.websocket_app(scope, receive, send)
+        elif kind == "http" and self.metrics is not None:
+            self.metrics.in_flight += 1
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self.metrics.in_flight -= 1
         else:
             await self.app(scope, receive, send)
 

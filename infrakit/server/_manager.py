@@ -179,10 +179,12 @@ class ServerManager:
         if storage is not None:  # inside the middleware: file requests get ids, logs, metrics
             app = FileRoute(app, storage, prefix=self.config.files_path)
         app = ProblemDetailsMiddleware(app, debug=self.config.debug, logger=self._get_logger())
-        app = RequestContextMiddleware(app, access_log=self.config.access_log)
         self.metrics = Metrics(self.services) if self.config.metrics else None
-        if self.metrics is not None:  # outermost, so it counts the status the client got
-            app = self.metrics.middleware(app)
+        app = RequestContextMiddleware(
+            app,  # outside the problems: it sees the status the client got
+            access_log=self.config.access_log,
+            on_complete=self.metrics.record if self.metrics is not None else None,
+        )
         hub = self.pubsub
         self.asgi_app = Router(
             app,

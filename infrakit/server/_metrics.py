@@ -17,17 +17,13 @@ import dataclasses
 import itertools
 import time
 from bisect import bisect_left
-from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from infrakit.errors import import_optional
 
 __all__ = ["Metrics"]
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _JOB_COUNTS_TIMEOUT = 2.0
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -54,33 +50,11 @@ class Metrics:
         self.job_counts: dict[str, Any] = {}
         self.registry.register(_StatsCollector(self))
 
-    def middleware(self, app: ASGIApp) -> ASGIApp:
-        """Wrap `app` so each HTTP request is counted and timed."""
+    def record(self, method: str, status: int, seconds: float) -> None:
+        """Count one answered request and its duration (the labels are made at scrape time).
 
-        async def measured(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
-                await app(scope, receive, send)
-                return
-            started = time.perf_counter()
-            status: Any = 500
-
-            async def send_status(message: MutableMapping[str, Any]) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                await send(message)
-
-            self.in_flight += 1
-            try:
-                await app(scope, receive, send_status)
-            finally:
-                self.in_flight -= 1
-                self.record(scope.get("method", "-"), status, time.perf_counter() - started)
-
-        return measured
-
-    def record(self, method: str, status: Any, seconds: float) -> None:
-        """Count one answered request and its duration (the labels are made at scrape time)."""
+        `RequestContextMiddleware` calls it (`on_complete`) and the router keeps `in_flight`.
+        """
         key = (method, status)
         counts = self.request_counts
         if key in counts:

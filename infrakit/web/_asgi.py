@@ -35,6 +35,7 @@ class RequestContextMiddleware:
         logger: Logger | None = None,
         request_id_header: str = "X-Request-ID",
         access_log: bool = True,
+        on_complete: Callable[[str, int, float], object] | None = None,
     ) -> None:
         """Wrap `app`.
 
@@ -44,11 +45,15 @@ class RequestContextMiddleware:
             request_id_header: the header read for the incoming id and sent back.
             access_log: write one INFO line per request (method, path without the query
                 string, status, duration in ms).
+            on_complete: called once per request, after the access line, with the method,
+                the status the client got and the seconds it took: request metrics
+                without another middleware (and its `send` wrapper) around the app.
         """
         self.app = app
         self.logger = access_logger(logger)
         self.request_id_header = request_id_header
         self.access_log = access_log
+        self.on_complete = on_complete
         self._header_key = request_id_header.lower().encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -75,6 +80,8 @@ class RequestContextMiddleware:
             finally:
                 if self.access_log:
                     exchange.log(self.logger)
+                if self.on_complete is not None:
+                    self.on_complete(exchange.method, *exchange.finish())
 
     def _incoming(self, scope: Scope) -> str | None:
         for name, value in scope.get("headers", ()):

@@ -74,7 +74,7 @@ def quoted_path(path: str) -> str:
 class Exchange:
     """One request's timing and status, logged once as the access-log line."""
 
-    __slots__ = ("_logged", "_started", "error", "method", "path", "status")
+    __slots__ = ("_finished", "_logged", "_started", "error", "method", "path", "status")
 
     def __init__(self, method: str, path: str) -> None:
         self.method = method
@@ -82,6 +82,7 @@ class Exchange:
         self.status: int | None = None
         self.error: BaseException | None = None
         self._started = time.perf_counter()
+        self._finished: tuple[int, float] | None = None
         self._logged = False
 
     def failed(self, error: BaseException) -> None:
@@ -89,24 +90,32 @@ class Exchange:
         if self.error is None:
             self.error = error
 
-    def log(self, logger: Logger) -> None:
-        """Write `GET /users/42 200 3.1ms`, once.
+    def finish(self) -> tuple[int, float]:
+        """The status the client got and the seconds the request took, fixed at first call.
 
         When the app raised before answering, the status is the one its problem response
-        has (`ProblemDetailsMiddleware` sends it, inside or outside this middleware) and
-        `error` names the exception type.
+        has (`ProblemDetailsMiddleware` sends it, inside or outside this middleware).
         """
+        if self._finished is None:
+            status = self.status
+            if status is None and self.error is not None:
+                status = _problem_status(self.error)
+            self._finished = (
+                500 if status is None else status,
+                time.perf_counter() - self._started,
+            )
+        return self._finished
+
+    def log(self, logger: Logger) -> None:
+        """Write `GET /users/42 200 3.1ms`, once; `error` names an exception the app raised."""
         if self._logged:
             return
         self._logged = True
-        duration_ms = round((time.perf_counter() - self._started) * 1000, 3)
-        status = self.status
-        error = self.error
-        if error is not None and status is None:
-            status = _problem_status(error)
-        status = 500 if status is None else status
+        status, seconds = self.finish()
+        duration_ms = round(seconds * 1000, 3)
         path = quoted_path(self.path)
         message = f"{self.method} {path} {status} {duration_ms:.1f}ms"
+        error = self.error
         if error is None:  # the usual line, without building a dict for `**`
             logger.info(
                 message, method=self.method, path=path, status=status, duration_ms=duration_ms

@@ -201,3 +201,43 @@ async def test_custom_header_name(collected: Collected) -> None:
     assert response.headers["x-correlation-id"] == "corr-9"
     assert response.json()["request_id"] == "corr-9"
     assert "x-request-id" not in response.headers
+
+
+async def test_on_complete_gets_method_final_status_and_duration(collected: Collected) -> None:
+    completed: list[tuple[str, int, float]] = []
+
+    def on_complete(method: str, status: int, seconds: float) -> None:
+        completed.append((method, status, seconds))
+
+    app = RequestContextMiddleware(
+        ProblemDetailsMiddleware(routed), access_log=False, on_complete=on_complete
+    )
+    async with uvicorn_server(app) as port:
+        for path in ("/hello", "/missing", "/crash"):
+            await fetch(port, path)
+    assert [(method, status) for method, status, _ in completed] == [
+        ("GET", 200),
+        ("GET", 404),
+        ("GET", 500),
+    ]
+    assert all(0 < seconds < 10 for _, _, seconds in completed)
+    assert collected.access() == []
+
+
+async def test_on_complete_and_the_access_line_agree_when_the_app_raises(
+    collected: Collected,
+) -> None:
+    completed: list[tuple[str, int]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        pass
+
+    app = RequestContextMiddleware(routed, on_complete=lambda m, s, _: completed.append((m, s)))
+    scope: dict[str, Any] = {"type": "http", "method": "DELETE", "path": "/missing"}
+    with pytest.raises(NotFoundError):
+        await app(scope, receive, send)
+    (access,) = collected.access()
+    assert completed == [("DELETE", 404)] == [("DELETE", access.metadata["status"])]
