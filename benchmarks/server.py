@@ -9,6 +9,9 @@ first half second of each run not counted). Contestants:
 
 - `bare uvicorn`: `uvicorn.Server` with uvicorn's access log off and lifespan off, its
   fastest honest configuration; the baseline;
+- `bare uvicorn, its access log on`: the same in uvicorn's default mode, its own access
+  line (stdlib `logging`, uvicorn's formatter, to stdout, sent to /dev/null): the same
+  work as `serve()` with its access line;
 - `serve(), every middleware`: `infrakit.server.run()` with an `Infra` (cache and
   pub/sub hub), the request metrics, `RequestContextMiddleware` with its access line
   (written through `infrakit.log` to stderr, sent to /dev/null) and
@@ -54,6 +57,7 @@ sys.path.insert(0, str(ROOT))
 
 CONTESTANTS = {
     "bare uvicorn": "bare",
+    "bare uvicorn, its access log on": "bare-logged",
     "serve(), every middleware": "stack",
     "serve(), no access line": "stack-quiet",
     "serve(), no infra, no metrics": "bare-manager",
@@ -90,15 +94,15 @@ async def marked(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def serve(kind: str, port: int, app: Any = trivial) -> None:
-    if kind == "bare":
+    if kind in ("bare", "bare-logged"):
         import uvicorn
 
         config = uvicorn.Config(
             app,
             host="127.0.0.1",
             port=port,
-            access_log=False,
-            log_level="warning",
+            access_log=kind == "bare-logged",
+            log_level="info" if kind == "bare-logged" else "warning",
             lifespan="off",
         )
         uvicorn.Server(config).run()
@@ -293,7 +297,7 @@ def _contestants(compare: str | None) -> dict[str, tuple[str, str | None]]:
     if compare:
         name = Path(compare).name
         for label, kind in CONTESTANTS.items():
-            if kind != "bare":
+            if kind not in ("bare", "bare-logged"):
                 contestants[f"{label} @{name}"] = (kind, compare)
     return contestants
 

@@ -184,7 +184,7 @@ def report(title: str, contenders: list[Contender], size: int) -> None:
 
 async def main(quick: bool, rounds: int | None) -> None:
     size = 32 * MIB if quick else 256 * MIB
-    rounds = rounds or (3 if quick else 7)
+    rounds = rounds or (3 if quick else 11)
     print(
         f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs{' (quick mode)' if quick else ''}"
     )
