@@ -84,8 +84,10 @@ class RequestContextMiddleware:
                     self.on_complete(exchange.method, *exchange.finish())
 
     def _incoming(self, scope: Scope) -> str | None:
+        key = self._header_key
         for name, value in scope.get("headers", ()):
-            if bytes(name).lower() == self._header_key:
+            # ASGI servers lower-case header names; `lower()` only for one that did not
+            if name == key or (not name.islower() and bytes(name).lower() == key):
                 return bytes(value).decode("latin-1")
         return None
 

@@ -241,3 +241,22 @@ async def test_on_complete_and_the_access_line_agree_when_the_app_raises(
         await app(scope, receive, send)
     (access,) = collected.access()
     assert completed == [("DELETE", 404)] == [("DELETE", access.metadata["status"])]
+
+
+@pytest.mark.parametrize("name", [b"x-request-id", b"X-Request-ID", b"X-REQUEST-ID"])
+async def test_the_incoming_id_is_found_whatever_the_case_of_the_header_name(
+    collected: Collected, name: bytes
+) -> None:
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    headers = [(b"host", b"x"), (b"accept", b"*/*"), (name, b"from-the-client")]
+    scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/", "headers": headers}
+    await RequestContextMiddleware(routed)(scope, receive, send)
+    assert (b"x-request-id", b"from-the-client") in sent[0]["headers"]
+    assert collected.access()[0].context["request_id"] == "from-the-client"
