@@ -12,7 +12,6 @@ is then detected from the bytes and the name, as it was when saving).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import os
@@ -25,7 +24,7 @@ from typing import IO, Any
 from infrakit.storage._backend import AlreadyStoredError, StoredFile, Written
 from infrakit.storage._content_type import SNIFF_BYTES, detect_content_type
 from infrakit.storage._errors import InvalidPathError
-from infrakit.storage._paths import RESERVED_PREFIX, inside_root, key_inside_root
+from infrakit.storage._paths import RESERVED_PREFIX, inside_root, key_inside_root, root_prefix
 
 __all__ = ["LocalBackend"]
 
@@ -47,6 +46,7 @@ class LocalBackend:
     def __init__(self, root: str, *, durable: bool = True) -> None:
         self.root = os.path.realpath(root)
         self.durable = durable
+        self._prefix = root_prefix(self.root)  # + a normalised key: its path
 
     async def write(
         self,
@@ -137,7 +137,7 @@ class LocalBackend:
             raise InvalidPathError(
                 "a file path may not lead outside the storage root", details={"field": "path"}
             )
-        return os.path.join(self.root, key)
+        return self._prefix + key
 
     def _write_whole(self, key: str, data: bytes, sidecar: str | None, overwrite: bool) -> Written:
         """The whole save in one thread hop: check, create, write, fsync, stat, rename."""
@@ -242,7 +242,7 @@ class LocalBackend:
             raise PermissionError("the storage root is not writable")
 
     def _sidecar_path(self, key: str) -> str:
-        return os.path.join(self.root, _META_DIRECTORY, key + ".json")
+        return f"{self._prefix}{_META_DIRECTORY}/{key}.json"
 
     def _load_sidecar(self, key: str) -> dict[str, Any]:
         try:
@@ -324,9 +324,9 @@ def _create_temporary(target: str) -> tuple[str, int]:
     O_EXCL makes the file ours alone (a name taken, by another process or a crashed
     save, gets a new one); mode 0o666 lets the umask apply as for open().
     """
-    directory = os.path.dirname(target)
+    directory = target.rpartition(os.sep)[0] or os.sep
     for attempt in range(_NAME_ATTEMPTS):
-        temporary = os.path.join(directory, _temporary_name())
+        temporary = f"{directory}/{_temporary_name()}"
         try:
             return temporary, os.open(temporary, _CREATE_FLAGS, 0o666)
         except FileExistsError:
@@ -396,5 +396,8 @@ def _fsync_directory(directory: str) -> None:
 
 
 def _remove_quietly(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    # Not contextlib.suppress: this runs on every save (for a stale sidecar).
+    try:  # noqa: SIM105
         os.unlink(path)
+    except FileNotFoundError:
+        pass

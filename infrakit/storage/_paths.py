@@ -23,6 +23,7 @@ __all__ = [
     "key_inside_root",
     "normalize_directory",
     "normalize_key",
+    "root_prefix",
 ]
 
 MAX_KEY_BYTES = 1024
@@ -77,22 +78,30 @@ def inside_root(root: str, candidate: str) -> bool:
 
 
 def key_inside_root(root: str, key: str) -> bool:
-    """True when the file `key` names below the resolved `root` stays below it.
+    """True when the file `key` (normalised) names below the resolved `root` stays below it.
 
     One `lstat` per segment (instead of resolving the whole path each time): only
     when a segment is a symlink is the path resolved and checked. A segment that does
-    not exist ends the walk, since nothing below it exists either.
+    not exist ends the walk, since nothing below it exists either. Paths are joined
+    by concatenation: a normalised key has no empty, `.` or `..` segment to resolve.
     """
-    path = root
-    for segment in key.split("/"):
-        path = os.path.join(path, segment)
+    prefix = root_prefix(root)
+    end = -1
+    while True:
+        end = key.find("/", end + 1)
         try:
-            mode = os.lstat(path).st_mode
+            mode = os.lstat(prefix + (key if end < 0 else key[:end])).st_mode
         except (FileNotFoundError, NotADirectoryError):
             return True
         if stat.S_ISLNK(mode):
-            return inside_root(root, os.path.join(root, key))
-    return True
+            return inside_root(root, prefix + key)
+        if end < 0:
+            return True
+
+
+def root_prefix(root: str) -> str:
+    """`root` with one trailing separator: a normalised key is appended to it as is."""
+    return root if root.endswith(os.sep) else root + os.sep
 
 
 def _segments(path: str) -> list[str]:
