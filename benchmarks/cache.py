@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import cachetools
 import cachetools.keys
+from _order import turn_orders  # benchmarks/, the script's directory
 from aiocache import RedisCache as AiocacheRedis
 from aiocache import SimpleMemoryCache, cached
 from cashews import Cache as CashewsCache
@@ -473,8 +474,7 @@ def blocking_group(
 ) -> str:
     samples = {name: {op: [] for op in BLOCKING_OPERATIONS} for name in contenders}
     names = list(contenders)
-    for round_index in range(rounds):
-        order = names[round_index % len(names) :] + names[: round_index % len(names)]
+    for order in turn_orders(names, rounds):
         for op in BLOCKING_OPERATIONS:
             for name in order:
                 samples[name][op].append(blocking_batch(count, contenders[name][op]))

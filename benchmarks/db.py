@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import asyncpg  # type: ignore[import-untyped]
+from _order import turn_orders  # benchmarks/, the script's directory
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
@@ -150,9 +151,7 @@ async def run_cases(cases: dict[str, dict[str, Operation]]) -> list[Result]:
             for operation in libraries.values():  # warm up (prepared statements)
                 for key in range(1, 30):
                     await operation(key)
-            for repeat in range(REPEATS):
-                order = list(libraries.items())
-                order = order[repeat % len(order) :] + order[: repeat % len(order)]
+            for order in turn_orders(libraries.items(), REPEATS):
                 for name, operation in order:
                     throughput, cpu_per_operation = await measure(operation, concurrency)
                     best[name] = max(best[name], throughput)
@@ -278,9 +277,7 @@ def run_blocking_cases(cases: dict[str, dict[str, BlockingOperation]]) -> list[B
             for operation in libraries.values():
                 for key in range(1, 30):
                     operation(key)
-            for repeat in range(REPEATS):
-                order = list(libraries.items())
-                order = order[repeat % len(order) :] + order[: repeat % len(order)]
+            for order in turn_orders(libraries.items(), REPEATS):
                 for name, operation in order:
                     throughput, cpu_per_operation = measure_blocking(operation, threads)
                     figures[name].append(throughput)

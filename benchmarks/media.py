@@ -47,6 +47,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _order import turn_orders  # benchmarks/, the script's directory
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -235,11 +237,7 @@ def run_rounds(
     contestants: tuple[str, ...], source: Path, directory: Path
 ) -> dict[str, list[dict[str, float]]]:
     results: dict[str, list[dict[str, float]]] = {name: [] for name in contestants}
-    for round_number in range(ROUNDS):
-        order = (
-            contestants[round_number % len(contestants) :]
-            + contestants[: round_number % len(contestants)]
-        )
+    for order in turn_orders(contestants, ROUNDS):
         for name in order:
             results[name].append(measure(name, source, directory))
     return results

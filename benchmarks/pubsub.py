@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _order import turn_orders  # benchmarks/, the script's directory
+
 CONTESTANTS = ["infrakit", "ws-broadcast", "ws-send-loop", "socketio"]
 CLIENT_PROCESSES = 2
 ROOT = Path(__file__).resolve().parent.parent
@@ -308,11 +310,7 @@ async def orchestrate(rounds: int, clients: int, messages: int) -> None:
     contestants = [c for c in CONTESTANTS if _available(c)]
     skipped = sorted(set(CONTESTANTS) - set(contestants))
     results: dict[str, list[dict[str, float]]] = {c: [] for c in contestants}
-    for round_number in range(rounds):
-        order = (
-            contestants[round_number % len(contestants) :]
-            + contestants[: round_number % len(contestants)]
-        )
+    for order in turn_orders(contestants, rounds):
         for contestant in order:
             results[contestant].append(await one_run(contestant, clients, messages))
     print(

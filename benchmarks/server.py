@@ -52,6 +52,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from _order import turn_orders  # benchmarks/, the script's directory
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -307,9 +309,7 @@ def bench(rounds: int, seconds: float, connections: int, compare: str | None = N
     servers = {label: _start(kind, root) for label, (kind, root) in contestants.items()}
     results: dict[str, list[dict[str, float]]] = {label: [] for label in contestants}
     try:
-        labels = list(contestants)
-        for index in range(rounds):
-            order = labels if index % 2 == 0 else labels[::-1]
+        for order in turn_orders(contestants, rounds):
             for label in order:
                 results[label].append(_measure(servers[label][1], seconds, connections))
     finally:

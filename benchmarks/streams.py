@@ -5,7 +5,8 @@ Run: `.venv/bin/python benchmarks/streams.py` (`--quick`, or `BENCH_QUICK=1`, co
 
 Method: the source file is written once (then read from the page cache); each
 contender copies it to its own target, the contenders taking turns within each round
-(interleaved, the order rotating from round to round). Before each timed copy (not
+(interleaved, in a new random order each round: a fixed seed, and each contender
+follows every other alike, where a rotation keeps one predecessor). Before each timed copy (not
 timed) the target is removed and `os.sync()` writes back what earlier copies left
 dirty: every copy then starts alike, creating a new file with no write-back debt
 (otherwise whoever runs after a big copy is throttled by the kernel for its dirty
@@ -56,6 +57,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _order import turn_orders  # benchmarks/, the script's directory
 
 from infrakit.streams import hash_stream, process_stream
 
@@ -152,9 +155,8 @@ def groups(source: Path, directory: Path) -> dict[str, list[Contender]]:
 
 
 async def race(contenders: list[Contender], rounds: int) -> None:
-    for round_number in range(rounds):
-        shift = round_number % len(contenders)  # each takes each turn: no order bias
-        for contender in contenders[shift:] + contenders[:shift]:
+    for order in turn_orders(contenders, rounds):
+        for contender in order:
             contender.target.unlink(missing_ok=True)
             os.sync()
             started = time.perf_counter()
