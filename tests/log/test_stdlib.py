@@ -63,6 +63,9 @@ def test_shutdown_restores_stdlib_as_it_was(memory: MemoryTransport) -> None:
     root = logging.getLogger()
     before = (list(root.handlers), root.level)
     access = logging.getLogger("uvicorn.access")
+    # After a server test uvicorn has left this logger non-propagating, and pytest then
+    # attaches its capture handlers to it for each test: what was there stays there.
+    already = list(access.handlers)
     own_handler = logging.NullHandler()
     access.addHandler(own_handler)  # as uvicorn's dictConfig does: own handler, no propagation
     access.propagate = False
@@ -74,7 +77,7 @@ def test_shutdown_restores_stdlib_as_it_was(memory: MemoryTransport) -> None:
         shutdown_logging()
         assert (list(root.handlers), root.level) == before
         assert access.propagate is False
-        assert access.handlers == [own_handler]
+        assert access.handlers == [*already, own_handler]
         logging.getLogger("after").warning("not intercepted any more")
         assert memory.messages == []
     finally:
