@@ -40,6 +40,22 @@ async def fetch(port: int, path: str, headers: dict[str, str] | None = None) -> 
     return await asyncio.to_thread(request, port, path, headers=headers)
 
 
+async def call_directly(
+    app: Any, scope: dict[str, Any], sent: list[MutableMapping[str, Any]] | None = None
+) -> list[MutableMapping[str, Any]]:
+    """Call `app` without a server; the messages it sent go to `sent` (kept if it raises)."""
+    sent = [] if sent is None else sent
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
 async def test_every_request_gets_an_id_in_header_logs_and_access_line(
     collected: Collected,
 ) -> None:
@@ -148,16 +164,9 @@ async def test_an_error_with_no_problem_middleware_is_logged_as_500_and_propagat
     collected: Collected,
 ) -> None:
     captured: list[MutableMapping[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b""}
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        captured.append(message)
-
     scope: dict[str, Any] = {"type": "http", "method": "POST", "path": "/crash", "headers": []}
     with pytest.raises(RuntimeError, match="boom"):
-        await RequestContextMiddleware(routed)(scope, receive, send)
+        await call_directly(RequestContextMiddleware(routed), scope, captured)
     (access,) = collected.access()
     assert (access.metadata["method"], access.metadata["status"]) == ("POST", 500)
     assert access.metadata["error"] == "RuntimeError"
@@ -228,17 +237,10 @@ async def test_on_complete_and_the_access_line_agree_when_the_app_raises(
     collected: Collected,
 ) -> None:
     completed: list[tuple[str, int]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b""}
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        pass
-
     app = RequestContextMiddleware(routed, on_complete=lambda m, s, _: completed.append((m, s)))
     scope: dict[str, Any] = {"type": "http", "method": "DELETE", "path": "/missing"}
     with pytest.raises(NotFoundError):
-        await app(scope, receive, send)
+        await call_directly(app, scope)
     (access,) = collected.access()
     assert completed == [("DELETE", 404)] == [("DELETE", access.metadata["status"])]
 
@@ -247,16 +249,8 @@ async def test_on_complete_and_the_access_line_agree_when_the_app_raises(
 async def test_the_incoming_id_is_found_whatever_the_case_of_the_header_name(
     collected: Collected, name: bytes
 ) -> None:
-    sent: list[MutableMapping[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b""}
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        sent.append(message)
-
     headers = [(b"host", b"x"), (b"accept", b"*/*"), (name, b"from-the-client")]
     scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/", "headers": headers}
-    await RequestContextMiddleware(routed)(scope, receive, send)
+    sent = await call_directly(RequestContextMiddleware(routed), scope)
     assert (b"x-request-id", b"from-the-client") in sent[0]["headers"]
     assert collected.access()[0].context["request_id"] == "from-the-client"
