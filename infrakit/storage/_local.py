@@ -324,7 +324,7 @@ def _create_temporary(target: str) -> tuple[str, int]:
     O_EXCL makes the file ours alone (a name taken, by another process or a crashed
     save, gets a new one); mode 0o666 lets the umask apply as for open().
     """
-    directory = target.rpartition(os.sep)[0] or os.sep
+    directory = os.path.dirname(target)
     for attempt in range(_NAME_ATTEMPTS):
         temporary = f"{directory}/{_temporary_name()}"
         try:
