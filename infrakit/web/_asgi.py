@@ -87,7 +87,10 @@ class RequestContextMiddleware:
         key = self._header_key
         for name, value in scope.get("headers", ()):
             # ASGI servers lower-case header names; `lower()` only for one that did not
-            if name == key or (not name.islower() and bytes(name).lower() == key):
+            # (or is not `bytes`), not for every header of every request
+            if name == key or (
+                (type(name) is not bytes or not name.islower()) and bytes(name).lower() == key
+            ):
                 return bytes(value).decode("latin-1")
         return None
 

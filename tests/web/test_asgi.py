@@ -245,9 +245,13 @@ async def test_on_complete_and_the_access_line_agree_when_the_app_raises(
     assert completed == [("DELETE", 404)] == [("DELETE", access.metadata["status"])]
 
 
-@pytest.mark.parametrize("name", [b"x-request-id", b"X-Request-ID", b"X-REQUEST-ID"])
+@pytest.mark.parametrize(
+    "name",
+    [b"x-request-id", b"X-Request-ID", b"X-REQUEST-ID", bytearray(b"X-Request-Id")],
+    ids=["lower", "mixed", "upper", "bytearray"],
+)
 async def test_the_incoming_id_is_found_whatever_the_case_of_the_header_name(
-    collected: Collected, name: bytes
+    collected: Collected, name: bytes | bytearray
 ) -> None:
     headers = [(b"host", b"x"), (b"accept", b"*/*"), (name, b"from-the-client")]
     scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/", "headers": headers}
