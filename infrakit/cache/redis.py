@@ -2,8 +2,9 @@
 
 Needs the `redis` extra. Failures of the server never crash a caller by default: a
 read counts as a miss and a write returns False, both logged; `raise_on_error=True`
-raises `CacheError` instead. Every command runs under one `asyncio.timeout` of our
-own (no socket timeout underneath, which would wrap each send in `asyncio.wait_for`),
+raises `CacheError` instead. Every command runs under one deadline of our own
+(`_deadline.Deadlines`: `asyncio.timeout`'s rules, one timer for all the commands in
+flight; no socket timeout underneath, which would wrap each send in `asyncio.wait_for`),
 and a circuit breaker stops calling a server that failed several times in a row.
 Memoised misses also take a short Redis lock (`SET NX PX` with a random token,
 released by a compare-and-delete script) so that several processes compute a value
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, overload
 from infrakit._internal.secrets import mask_dsn, register_dsn
 from infrakit.cache._circuit import CircuitBreaker
 from infrakit.cache._compute import check_policy, check_timeout, default_logger, fill
+from infrakit.cache._deadline import Deadlines
 from infrakit.cache._memoize import MISSING
 from infrakit.cache._protocol import Cache, CacheError, CacheStats, CircuitState, TtlPolicy
 from infrakit.cache._redis_url import connect
@@ -47,7 +49,7 @@ __all__ = ["RedisCache"]
 T = TypeVar("T")
 D = TypeVar("D")
 
-_FAILURES = (_redis.RedisError, OSError)  # OSError covers asyncio.timeout's TimeoutError
+_FAILURES = (_redis.RedisError, OSError)  # OSError covers the deadline's TimeoutError
 _RELEASE_LOCK = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
@@ -139,6 +141,7 @@ class RedisCache(Cache):
             check_ttl(lock_timeout, "lock_timeout"), "lock_timeout"
         )
         self.timeout = check_ttl(timeout, "timeout")
+        self._deadlines = Deadlines(self.timeout) if self.timeout is not None else None
         self._owns_client = isinstance(url_or_client, str)
         if isinstance(url_or_client, str):
             self.url: str | None = register_dsn(url_or_client)
@@ -419,8 +422,11 @@ class RedisCache(Cache):
         if circuit.state != "closed" and not circuit.allow():
             return self._skipped(operation, key, fallback)
         try:
-            async with asyncio.timeout(self.timeout):
+            deadlines = self._deadlines
+            if deadlines is None:
                 result = await function(*args, **kw)
+            else:
+                result = await deadlines.run(function(*args, **kw))
         except _FAILURES as error:
             return self._failed(operation, key, error, fallback)
         circuit.succeeded()
