@@ -55,9 +55,10 @@ class Deadlines:
         if loop is not self._loop:  # a new loop (tests, `asyncio.run` again): start afresh
             self._loop, self._pending, self._timer = loop, {}, None
         expiry = _Expiry(task)
-        self._pending[expiry] = loop.time() + self.seconds
+        deadline = loop.time() + self.seconds
+        self._pending[expiry] = deadline
         if self._timer is None:
-            self._timer = loop.call_at(self._pending[expiry], self._check)
+            self._timer = loop.call_at(deadline, self._check)
         try:
             result = await awaitable
         except asyncio.CancelledError:
