@@ -324,7 +324,9 @@ def _create_temporary(target: str) -> tuple[str, int]:
     O_EXCL makes the file ours alone (a name taken, by another process or a crashed
     save, gets a new one); mode 0o666 lets the umask apply as for open().
     """
-    directory = os.path.dirname(target)
+    # The last separator of either kind (a key's `/`, the root's `os.sep`), without
+    # `os.path.dirname`'s normalising: this runs on every save.
+    directory = target[: max(target.rfind("/"), target.rfind(os.sep))] or os.sep
     for attempt in range(_NAME_ATTEMPTS):
         temporary = f"{directory}/{_temporary_name()}"
         try:
