@@ -26,7 +26,7 @@ class _StreamTransport:
         return self._stream if self._stream is not None else sys.stderr
 
     def render(self, entry: LogEntry) -> str:
-        raise NotImplementedError
+        return self.render_for(entry, self.stream)
 
     def log(self, entry: LogEntry) -> None:
         stream = self._stream if self._stream is not None else sys.stderr
@@ -36,7 +36,8 @@ class _StreamTransport:
             stream.flush()
 
     def render_for(self, entry: LogEntry, stream: IO[str]) -> str:
-        return self.render(entry)
+        """The line for `entry` as written to `stream` (a console colours a terminal)."""
+        raise NotImplementedError
 
     def flush(self) -> None:
         with self._lock:
@@ -45,9 +46,6 @@ class _StreamTransport:
 
 class JsonTransport(_StreamTransport):
     """One line of flat JSON per record: the production format (see `docs/log.md`)."""
-
-    def render(self, entry: LogEntry) -> str:
-        return render_json(entry)
 
     def render_for(self, entry: LogEntry, stream: IO[str]) -> str:
         return render_json(entry)
@@ -66,9 +64,6 @@ class ConsoleTransport(_StreamTransport):
         self._colour = colour
         self._decided = False
         self._decided_for: IO[str] | None = None
-
-    def render(self, entry: LogEntry) -> str:
-        return self.render_for(entry, self.stream)
 
     def render_for(self, entry: LogEntry, stream: IO[str]) -> str:
         return render_pretty(entry, colour=self._use_colour(stream))
